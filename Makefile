@@ -1,0 +1,44 @@
+# Quire's two front doors: `make run` (the embedded default) and `make test` (the whole suite).
+# Both set themselves up from a fresh clone: a virtual environment in .venv/, pinned packages.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test test-fast test-integration test-browser install system-deps check-deploy clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(INSTALLED)
+
+# Debian packages the browser tests need (headless Chromium); a no-op when already present.
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: $(INSTALLED)
+	$(BIN)/python -m webapp.embedded
+
+test: $(INSTALLED) system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Subsets, for a quicker loop while working.
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+test-integration: $(INSTALLED)
+	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
+
+test-browser: $(INSTALLED) system-deps
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+
+check-deploy: $(INSTALLED)
+	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets;print(secrets.token_urlsafe(50))') \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var/static

@@ -1,0 +1,63 @@
+// Keeps document states on the page current without a reload. It polls a small JSON endpoint
+// while anything is still in progress, and writes only with textContent: nothing a server or a
+// document says is ever parsed as HTML.
+(function () {
+  "use strict";
+  var POLL_MS = 1500;
+
+  function applyState(row, doc) {
+    row.querySelectorAll("[data-field]").forEach(function (el) {
+      var field = el.getAttribute("data-field");
+      if (field === "status_label") {
+        el.textContent = doc.status_label;
+        el.className = "badge status-" + doc.status;
+      } else if (field === "progress") {
+        el.value = doc.progress;
+        el.textContent = doc.progress + "%";
+        el.hidden = doc.terminal;
+      } else if (field === "progress_text") {
+        el.textContent = doc.terminal ? "" : doc.progress + "%";
+      } else if (field === "stage") {
+        el.textContent = doc.terminal ? "" : doc.stage;
+      } else if (field === "error") {
+        el.textContent = doc.error || "";
+      } else if (field === "page_count") {
+        el.textContent = doc.page_count === null ? "" : String(doc.page_count);
+      }
+    });
+    row.setAttribute("data-status", doc.status);
+  }
+
+  function watch(container) {
+    var url = container.getAttribute("data-status-url");
+    var single = container.hasAttribute("data-doc-id") && container.tagName !== "TABLE";
+    var wasTerminal = null;
+
+    function tick() {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (data) {
+          var docs = single ? [data] : data.documents;
+          var pending = false;
+          docs.forEach(function (doc) {
+            var row = single ? container : container.querySelector('[data-doc-id="' + doc.id + '"]');
+            if (row) applyState(row, doc);
+            if (!doc.terminal) pending = true;
+          });
+          if (single && wasTerminal === false && data.terminal && container.hasAttribute("data-reload-when-done")) {
+            window.location.reload();  // the finished page shows the report link and facts
+            return;
+          }
+          wasTerminal = single ? data.terminal : !pending;
+          container.setAttribute("data-live", pending ? "polling" : "idle");
+          setTimeout(tick, pending ? POLL_MS : POLL_MS * 4);
+        })
+        .catch(function () { setTimeout(tick, POLL_MS * 4); });
+    }
+    tick();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-status-url]").forEach(watch);
+  });
+})();

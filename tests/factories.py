@@ -1,0 +1,49 @@
+"""Small builders for the rows tests need. Plain functions: no factory library to learn."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+
+from webapp.documents.models import Document, DocumentStatus
+from webapp.workspaces.models import Membership, Workspace
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(name: str | None = None, **extra):
+    name = name or f"user{next(_counter)}"
+    return get_user_model().objects.create_user(
+        username=name, email=extra.pop("email", f"{name}@example.com"), password=PASSWORD, **extra
+    )
+
+
+def make_workspace(owner=None, name: str = "Contracts") -> Workspace:
+    owner = owner or make_user()
+    workspace = Workspace.objects.create(name=name, created_by=owner)
+    Membership.objects.create(workspace=workspace, user=owner, role="owner")
+    return workspace
+
+
+def add_member(workspace: Workspace, user, role: str) -> Membership:
+    return Membership.objects.create(workspace=workspace, user=user, role=role)
+
+
+def make_document(workspace: Workspace, *, content: bytes = b"Plain text body.", status=DocumentStatus.READY, **extra) -> Document:
+    document = Document(
+        workspace=workspace,
+        original_name=extra.pop("original_name", f"doc-{uuid.uuid4().hex[:6]}.txt"),
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        kind="text",
+        status=status,
+        **extra,
+    )
+    document.file.save("upload", ContentFile(content), save=False)
+    document.save()
+    return document

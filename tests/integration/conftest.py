@@ -1,0 +1,98 @@
+"""A real Celery worker process, on Redis, writing to the same PostgreSQL test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+
+from tests.conftest import REPO
+
+
+def _test_database_url(name: str) -> str:
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+class WorkerProcess:
+    def __init__(self, process: subprocess.Popen, log_path: Path):
+        self.process = process
+        self.log_path = log_path
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_worker(*, database_name: str, log_path: Path, queues: str = "default,engine") -> WorkerProcess:
+    env = dict(os.environ, DATABASE_URL=_test_database_url(database_name), LOG_LEVEL="INFO")
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "--concurrency", "2",
+         "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    worker = WorkerProcess(process, log_path)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if " ready." in worker.log():
+            return worker
+        if not worker.alive:
+            raise RuntimeError("Celery worker exited during start-up:\n" + worker.log())
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("Celery worker did not become ready in 90 s:\n" + worker.log())
+
+
+def stop_worker(worker: WorkerProcess) -> None:
+    worker.process.terminate()
+    try:
+        worker.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    from django.conf import settings
+    from django.db import connection
+
+    # Start from an empty broker database so nothing left by an earlier run is delivered.
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    with django_db_blocker.unblock():
+        database_name = connection.settings_dict["NAME"]
+    worker = start_worker(database_name=database_name, log_path=tmp_path_factory.mktemp("worker") / "worker.log")
+    yield worker
+    stop_worker(worker)  # before the test database is dropped: the worker holds connections to it
+
+
+@pytest.fixture
+def wait_for_document():
+    from webapp.documents.models import Document
+
+    def _wait(document_id, *, statuses=("ready", "failed"), timeout: float = 120.0, worker=None) -> Document:
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            document = Document.objects.get(pk=document_id)
+            if not seen or seen[-1] != (document.status, document.progress):
+                seen.append((document.status, document.progress))
+            if document.status in statuses:
+                document.progress_seen = seen
+                return document
+            time.sleep(0.2)
+        log = worker.log()[-4000:] if worker else ""
+        raise AssertionError(f"document {document_id} stuck; states seen: {seen}\n{log}")
+
+    return _wait

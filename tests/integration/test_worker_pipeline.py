@@ -1,0 +1,96 @@
+"""Upload through the view, process in a real Celery worker on Redis and PostgreSQL, read the result."""
+
+from __future__ import annotations
+
+import io
+
+import pypdf
+import pytest
+from django.urls import reverse
+
+from tests import factories
+from webapp.documents.models import Document
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+CONTRACT = "CcRealEstateIncomeFundadv_20181205_POS 8C_EX-99.(H)(3)_11447739_EX-99.(H)(3)_Marketing Agreement.pdf"
+
+
+def _named(data: bytes, name: str) -> io.BytesIO:
+    f = io.BytesIO(data)
+    f.name = name
+    return f
+
+
+@pytest.fixture
+def editor_client(client):
+    owner = factories.make_user("owner")
+    workspace = factories.make_workspace(owner, name="Integration")
+    client.force_login(owner)
+    return client, workspace
+
+
+def _upload(client, workspace, *files):
+    response = client.post(
+        reverse("documents:upload", args=[workspace.id]), {"files": list(files)}, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def test_uploaded_cuad_contract_becomes_ready_with_the_right_page_count(
+    editor_client, corpus, celery_worker_process, wait_for_document
+):
+    client, workspace = editor_client
+    path = corpus / "contracts_cuad" / CONTRACT
+    [result] = _upload(client, workspace, _named(path.read_bytes(), path.name))
+    assert result["outcome"] == "stored"
+    document_id = Document.objects.get(workspace=workspace).id
+
+    document = wait_for_document(document_id, worker=celery_worker_process)
+    assert document.status == "ready", document.error_message
+    assert document.page_count == len(pypdf.PdfReader(path).pages)
+    assert document.progress == 100
+    # The page saw the document go through its stages, not jump from nothing to done.
+    statuses = [status for status, _ in document.progress_seen]
+    assert statuses[-1] == "ready" and len(set(statuses)) >= 2
+
+    status = client.get(reverse("documents:status", args=[document_id])).json()
+    assert (status["status"], status["progress"], status["terminal"]) == ("ready", 100, True)
+    report_page = client.get(reverse("reports:detail", args=[document_id])).content.decode()
+    assert "No language model has read this document yet" in report_page
+    assert f"<dd>{document.page_count}</dd>" in report_page
+
+
+def test_bad_files_end_clearly_and_the_worker_keeps_going(
+    editor_client, corpus, celery_worker_process, wait_for_document, settings
+):
+    client, workspace = editor_client
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    rejected = _upload(client, workspace, _named((corpus / "pdfs" / "empty.pdf").read_bytes(), "empty.pdf"), _named(png, "scan.pdf"))
+    assert [r["outcome"] for r in rejected] == ["rejected", "rejected"]
+    settings.QUIRE_MAX_UPLOAD_BYTES = 50_000
+    [too_big] = _upload(client, workspace, _named((corpus / "pdfs" / "dmca.pdf").read_bytes(), "dmca.pdf"))
+    assert too_big["outcome"] == "rejected" and "limit" in too_big["message"]
+    settings.QUIRE_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+    assert not Document.objects.exists()
+
+    # A damaged PDF and an encrypted one pass the upload check (they are PDFs) and fail in the worker.
+    damaged, encrypted = _upload(
+        client,
+        workspace,
+        _named((corpus / "pdfs" / "issue-1113-evil-xobjects.pdf").read_bytes(), "evil.pdf"),
+        _named((corpus / "pdfs" / "password-example.pdf").read_bytes(), "locked.pdf"),
+    )
+    for result in (damaged, encrypted):
+        document = wait_for_document(Document.objects.get(original_name=result["name"]).id, worker=celery_worker_process)
+        assert document.status == "failed"
+        assert document.error_message and "Traceback" not in document.error_message
+        assert document.file.storage.exists(document.file.name)  # the original is kept
+    assert "password" in Document.objects.get(original_name="locked.pdf").error_message.lower()
+
+    # The same worker process is still alive and handles the next good document.
+    assert celery_worker_process.alive
+    [good] = _upload(client, workspace, _named((corpus / "docx" / "common-paper-mutual-nda.docx").read_bytes(), "nda.docx"))
+    document = wait_for_document(Document.objects.get(original_name="nda.docx").id, worker=celery_worker_process)
+    assert document.status == "ready" and document.word_count > 100

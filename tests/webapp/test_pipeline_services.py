@@ -1,0 +1,136 @@
+"""The pipeline's steps, called directly (the integration tests run them in a real worker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files import File
+
+from tests import factories
+from webapp.documents import services as document_services
+from webapp.documents.models import Document, DocumentStatus
+from webapp.reports import services as report_services
+from webapp.reports.models import Report
+
+SMALL_CONTRACT = "contracts_cuad/CcRealEstateIncomeFundadv_20181205_POS 8C_EX-99.(H)(3)_11447739_EX-99.(H)(3)_Marketing Agreement.pdf"
+
+
+def _document_from(workspace, path: Path, kind: str) -> Document:
+    import hashlib
+
+    document = Document(
+        workspace=workspace,
+        original_name=path.name,
+        size=path.stat().st_size,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        kind=kind,
+    )
+    with path.open("rb") as handle:
+        document.file.save("upload", File(handle), save=False)
+    document.save()
+    return document
+
+
+@pytest.fixture
+def contract(corpus, workspace):
+    path = corpus / SMALL_CONTRACT
+    if not path.exists():
+        path = min((corpus / "contracts_cuad").glob("*.pdf"), key=lambda p: p.stat().st_size)
+    return _document_from(workspace, path, "pdf"), path
+
+
+def test_ingest_then_analyse_leaves_a_ready_document_with_page_map_and_facts(contract):
+    import pypdf
+
+    document, path = contract
+    document_services.document_ingest(document_id=document.id)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.ANALYSING
+    expected_pages = len(pypdf.PdfReader(path).pages)
+    assert document.page_count == expected_pages
+    pages = list(document.pages.all())
+    assert [p.number for p in pages] == list(range(1, expected_pages + 1))
+    assert pages[0].start == 0 and pages[-1].end == len(document.text)
+    assert all(a.end <= b.start for a, b in zip(pages, pages[1:]))
+    assert "agreement" in document.text.lower()
+
+    report_services.report_generate(document_id=document.id)
+    document.refresh_from_db()
+    assert (document.status, document.progress, document.stage) == (DocumentStatus.READY, 100, "Ready")
+    report = Report.objects.get(document=document)
+    assert report.kind == "ingestion_facts"
+    facts = {f["label"]: f["value"] for f in report.facts}
+    assert facts["Pages"] == str(expected_pages)
+
+
+def test_each_step_is_idempotent(contract):
+    document, _ = contract
+    document_services.document_ingest(document_id=document.id)
+    report_services.report_generate(document_id=document.id)
+    first_report = Report.objects.get(document=document)
+    # A re-delivered task finds the work done and leaves it alone.
+    document_services.document_ingest(document_id=document.id)
+    report_services.report_generate(document_id=document.id)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.READY
+    assert document.pages.count() == document.page_count
+    assert Report.objects.get(document=document).updated_at == first_report.updated_at
+
+
+def test_damaged_pdf_fails_with_a_readable_reason_and_keeps_the_original(corpus, workspace):
+    document = _document_from(workspace, corpus / "pdfs" / "issue-1113-evil-xobjects.pdf", "pdf")
+    document_services.document_ingest(document_id=document.id)
+    report_services.report_generate(document_id=document.id)
+    document.refresh_from_db()
+    assert (document.status, document.error_code) == (DocumentStatus.FAILED, "corrupt")
+    assert "damaged" in document.error_message and "Traceback" not in document.error_message
+    assert document.file.storage.exists(document.file.name)
+    assert not Report.objects.filter(document=document).exists()
+
+
+def test_encrypted_pdf_fails_as_password_required(corpus, workspace):
+    document = _document_from(workspace, corpus / "pdfs" / "password-example.pdf", "pdf")
+    document_services.document_ingest(document_id=document.id)
+    document.refresh_from_db()
+    assert (document.status, document.error_code) == (DocumentStatus.FAILED, "password_required")
+    assert "password" in document.error_message.lower()
+    assert not Report.objects.filter(document=document).exists()
+
+
+def test_missing_stored_file_fails_cleanly(workspace):
+    document = factories.make_document(workspace, status=DocumentStatus.QUEUED)
+    document.file.storage.delete(document.file.name)
+    document_services.document_ingest(document_id=document.id)
+    document.refresh_from_db()
+    assert (document.status, document.error_code) == (DocumentStatus.FAILED, "file_missing")
+
+
+def test_a_document_that_keeps_crashing_the_worker_is_given_up(workspace):
+    document = factories.make_document(workspace, status=DocumentStatus.INGESTING)
+    Document.objects.filter(pk=document.pk).update(ingest_attempts=document_services.MAX_INGEST_ATTEMPTS)
+    document_services.document_ingest(document_id=document.id)
+    document.refresh_from_db()
+    assert (document.status, document.error_code) == (DocumentStatus.FAILED, "worker_crashed")
+
+
+def test_deleted_document_is_skipped(workspace):
+    document = factories.make_document(workspace, status=DocumentStatus.QUEUED)
+    document_id = document.id
+    document.delete()
+    document_services.document_ingest(document_id=document_id)  # no exception, nothing to do
+    report_services.report_generate(document_id=document_id)
+
+
+def test_ingest_works_from_a_storage_without_local_paths(contract, monkeypatch, tmp_path):
+    """S3-style storage: the worker reads a temporary local copy."""
+    document, _ = contract
+    from django.db.models.fields.files import FieldFile
+
+    def no_path(self):
+        raise NotImplementedError("This backend doesn't support absolute paths.")
+
+    monkeypatch.setattr(FieldFile, "path", property(no_path))
+    document_services.document_ingest(document_id=document.id)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.ANALYSING and document.page_count > 0

@@ -1,0 +1,38 @@
+"""The production settings pass Django's deployment checklist; the defaults are the safe ones."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def _production_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUIRE_", "DEBUG", "DJANGO_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="webapp.settings",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        QUIRE_VAR_DIR=os.environ["QUIRE_VAR_DIR"],
+        ALLOWED_HOSTS="quire.example.com",
+        **extra,
+    )
+    return env
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO, env=_production_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_is_off_and_cookies_secure_unless_asked():
+    code = "from django.conf import settings as s; print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=REPO, env=_production_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.stdout.split() == ["False", "True", "True"], result.stderr

@@ -1,0 +1,243 @@
+"""Every write to documents: upload, ingestion, failure, deletion.
+
+Views, tasks and commands all come through here; tasks only fetch an id and call one function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+
+import analysis.ingest
+from analysis.errors import QuireError
+from analysis.ingest import IngestedDocument, Metadata, Page
+from webapp.documents.models import Document, DocumentPage, DocumentStatus
+from webapp.documents.progress import ProgressReporter
+from webapp.workspaces import permissions
+from webapp.workspaces.models import Workspace
+from webapp.workspaces.permissions import Action
+
+logger = logging.getLogger(__name__)
+
+MAX_INGEST_ATTEMPTS = 3
+INGEST_PROGRESS = (1, 60)  # the share of the bar ingestion fills; analysis fills the rest
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """What happened to one uploaded file, in words a user can read."""
+
+    name: str
+    outcome: str  # "stored", "duplicate" or "rejected"
+    message: str
+    document: Document | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "stored"
+
+
+def display_name(raw: str | None) -> str:
+    """A filename fit to show: no directories, no control characters, bounded length."""
+    name = os.path.basename((raw or "").replace("\\", "/"))
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 190] + "…" + dot + ext[:8]) if dot else name[:200]
+    return name or "unnamed"
+
+
+def _human_size(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
+
+
+def upload_rejected_oversize(name: str) -> UploadOutcome:
+    limit = _human_size(settings.QUIRE_MAX_UPLOAD_BYTES)
+    return UploadOutcome(display_name(name), "rejected", f"The file is larger than the {limit} limit.")
+
+
+def document_upload(*, workspace: Workspace, user, file: UploadedFile) -> UploadOutcome:
+    """Check one streamed upload by its content, store it unless it is a duplicate, start the pipeline."""
+    permissions.require(user=user, workspace=workspace, action=Action.UPLOAD)
+    name = display_name(file.name)
+    if file.size == 0:
+        return UploadOutcome(name, "rejected", "The file is empty.")
+    if file.size > settings.QUIRE_MAX_UPLOAD_BYTES:
+        return upload_rejected_oversize(name)
+    try:
+        kind = analysis.ingest.sniff(file.temporary_file_path())
+    except QuireError as error:
+        return UploadOutcome(name, "rejected", error.message)
+
+    sha256 = getattr(file, "sha256", "") or _sha256_of(file)
+    existing = Document.objects.filter(workspace=workspace, sha256=sha256).first()
+    if existing is not None:
+        return _duplicate(name, existing)
+
+    document = Document(
+        workspace=workspace, uploaded_by=user, original_name=name, size=file.size, sha256=sha256, kind=kind
+    )
+    document.file.save("upload", file, save=False)  # streams in chunks to the storage backend
+    try:
+        with transaction.atomic():
+            document.save(force_insert=True)
+            transaction.on_commit(lambda: _pipeline_start(document.id))
+    except IntegrityError:
+        # Another upload of the same bytes won the race between our check and our insert.
+        document.file.storage.delete(document.file.name)
+        existing = Document.objects.filter(workspace=workspace, sha256=sha256).first()
+        if existing is None:
+            raise
+        return _duplicate(name, existing)
+    except BaseException:
+        document.file.storage.delete(document.file.name)
+        raise
+    return UploadOutcome(name, "stored", "Uploaded; analysis is queued.", document)
+
+
+def _duplicate(name: str, existing: Document) -> UploadOutcome:
+    return UploadOutcome(
+        name, "duplicate", f"Already in this workspace as “{existing.original_name}”; not stored again.", existing
+    )
+
+
+def _sha256_of(file: UploadedFile) -> str:
+    hasher = hashlib.sha256()
+    for chunk in file.chunks():
+        hasher.update(chunk)
+    file.seek(0)
+    return hasher.hexdigest()
+
+
+def _pipeline_start(document_id) -> None:
+    from webapp.documents.pipeline import pipeline_enqueue
+
+    pipeline_enqueue(document_id=document_id)
+
+
+@transaction.atomic
+def document_delete(*, document: Document, user) -> None:
+    permissions.require(user=user, workspace=document.workspace, action=Action.DELETE)
+    storage, name = document.file.storage, document.file.name
+    document.delete()
+    # The row is gone for everyone the moment we commit; the bytes follow.
+    transaction.on_commit(lambda: storage.delete(name))
+
+
+# --- pipeline steps (called by tasks) ----------------------------------------------------------
+
+
+def document_fail(*, document_id, code: str, message: str) -> None:
+    Document.objects.filter(pk=document_id).exclude(status=DocumentStatus.READY).update(
+        status=DocumentStatus.FAILED, error_code=code[:40], error_message=message, stage="Failed"
+    )
+
+
+@contextmanager
+def stored_file_path(document: Document) -> Iterator[str]:
+    """A local path to the original: the file itself on disk storage, a temporary copy otherwise."""
+    try:
+        path = document.file.path
+    except NotImplementedError:
+        path = None
+    if path is not None:
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(suffix=f".{document.kind}") as copy:
+        with document.file.open("rb") as source:
+            shutil.copyfileobj(source, copy, length=1024 * 1024)
+        copy.flush()
+        yield copy.name
+
+
+def document_ingest(*, document_id) -> None:
+    """Extract text and the page map. Safe to run twice: it only acts on a queued or ingesting document."""
+    claimed = Document.objects.filter(
+        pk=document_id, status__in=[DocumentStatus.QUEUED, DocumentStatus.INGESTING]
+    ).update(status=DocumentStatus.INGESTING, stage="Opening the file", progress=INGEST_PROGRESS[0])
+    if not claimed:
+        return  # deleted, or already past this step
+    document = Document.objects.get(pk=document_id)
+    document.ingest_attempts += 1
+    Document.objects.filter(pk=document_id).update(ingest_attempts=document.ingest_attempts)
+    if document.ingest_attempts > MAX_INGEST_ATTEMPTS:
+        document_fail(
+            document_id=document_id,
+            code="worker_crashed",
+            message="Reading this file stopped the worker several times; Quire gave up on it.",
+        )
+        return
+
+    reporter = ProgressReporter(document_id=document_id, low=INGEST_PROGRESS[0], high=INGEST_PROGRESS[1])
+
+    def on_page(done: int, total: int) -> None:
+        # PDF readers count pages; the other readers count bytes or steps.
+        stage = f"Reading page {done} of {total}" if document.kind == "pdf" else "Reading the file"
+        reporter.report(done / max(total, 1), stage)
+
+    try:
+        with stored_file_path(document) as path:
+            ingested = analysis.ingest.ingest(path, kind=document.kind, progress=on_page)
+    except QuireError as error:
+        document_fail(document_id=document_id, code=error.code, message=error.message)
+        return
+    except SoftTimeLimitExceeded:
+        document_fail(
+            document_id=document_id,
+            code="timeout",
+            message=f"Reading the file took longer than {settings.QUIRE_INGEST_SOFT_TIME_LIMIT} seconds.",
+        )
+        return
+    except FileNotFoundError:
+        document_fail(document_id=document_id, code="file_missing", message="The stored file is missing.")
+        return
+    _ingest_save(document_id=document_id, ingested=ingested)
+
+
+@transaction.atomic
+def _ingest_save(*, document_id, ingested: IngestedDocument) -> None:
+    document = Document.objects.select_for_update().filter(pk=document_id).first()
+    if document is None or document.status != DocumentStatus.INGESTING:
+        return
+    DocumentPage.objects.filter(document=document).delete()
+    DocumentPage.objects.bulk_create(
+        [DocumentPage(document=document, number=p.number, start=p.start, end=p.end) for p in ingested.pages],
+        batch_size=2000,
+    )
+    document.text = ingested.text
+    document.page_count = len(ingested.pages)
+    document.word_count = ingested.word_count
+    document.ingest_info = {
+        "title": ingested.metadata.title,
+        "author": ingested.metadata.author,
+        "warnings": list(ingested.warnings),
+    }
+    document.status = DocumentStatus.ANALYSING
+    document.progress = INGEST_PROGRESS[1]
+    document.stage = "Waiting for the analysis engine"
+    document.save()
+
+
+def document_as_ingested(document: Document) -> IngestedDocument:
+    """Rebuild the analysis package's view of an ingested document from its rows."""
+    info = document.ingest_info or {}
+    pages = tuple(Page(number=p.number, start=p.start, end=p.end) for p in document.pages.all())
+    return IngestedDocument(
+        kind=document.kind,
+        text=document.text,
+        pages=pages,
+        metadata=Metadata(title=info.get("title"), author=info.get("author"), page_count=len(pages)),
+        warnings=tuple(info.get("warnings", ())),
+    )

@@ -1,0 +1,102 @@
+"""Document pages: upload, detail, live status, original file, delete."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from webapp.documents import selectors, services
+from webapp.documents.uploads import oversized_names
+from webapp.workspaces import permissions
+from webapp.workspaces.permissions import Action
+from webapp.workspaces.selectors import workspace_get
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _outcome_json(outcome: services.UploadOutcome) -> dict:
+    return {
+        "name": outcome.name,
+        "outcome": outcome.outcome,
+        "message": outcome.message,
+        "url": outcome.document and reverse("documents:detail", args=[outcome.document.id]),
+        "status_url": outcome.document and reverse("documents:status", args=[outcome.document.id]),
+    }
+
+
+@login_required
+@require_POST
+def document_upload_view(request: HttpRequest, workspace_id) -> HttpResponse:
+    workspace = workspace_get(user=request.user, workspace_id=workspace_id)
+    permissions.require(user=request.user, workspace=workspace, action=Action.UPLOAD)
+    files = request.FILES.getlist("files")  # parsing streams each file to a temporary file
+    outcomes = [services.upload_rejected_oversize(name) for name in oversized_names(request)]
+    outcomes += [services.document_upload(workspace=workspace, user=request.user, file=f) for f in files]
+    if _wants_json(request):
+        status = 200 if outcomes else 400
+        return JsonResponse({"results": [_outcome_json(o) for o in outcomes]}, status=status)
+    if not outcomes:
+        messages.error(request, "Choose at least one file to upload.")
+    for outcome in outcomes:
+        level = messages.SUCCESS if outcome.ok else messages.WARNING if outcome.outcome == "duplicate" else messages.ERROR
+        messages.add_message(request, level, f"{outcome.name}: {outcome.message}")
+    return redirect("workspaces:detail", workspace_id=workspace.id)
+
+
+@login_required
+@require_GET
+def document_detail_view(request: HttpRequest, document_id) -> HttpResponse:
+    document = selectors.document_get(user=request.user, document_id=document_id)
+    role = permissions.role_of(user=request.user, workspace=document.workspace)
+    report = getattr(document, "report", None) if document.status == "ready" else None
+    return render(
+        request,
+        "documents/detail.html",
+        {
+            "document": document,
+            "report": report,
+            "can_delete": permissions.role_allows(role, Action.DELETE),
+            "warnings": (document.ingest_info or {}).get("warnings", []),
+        },
+    )
+
+
+@login_required
+@require_GET
+def document_status_view(request: HttpRequest, document_id) -> JsonResponse:
+    document = selectors.document_get(user=request.user, document_id=document_id)
+    response = JsonResponse(selectors.document_status_payload(document))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_GET
+def document_file_view(request: HttpRequest, document_id) -> FileResponse:
+    document = selectors.document_get(user=request.user, document_id=document_id)
+    # Always a download, never rendered inline: an uploaded HTML file must not run in our origin.
+    response = FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.original_name,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+@require_POST
+def document_delete_view(request: HttpRequest, document_id) -> HttpResponse:
+    document = selectors.document_get(user=request.user, document_id=document_id)
+    workspace_id = document.workspace_id
+    services.document_delete(document=document, user=request.user)
+    messages.success(request, f"Deleted “{document.original_name}”.")
+    return redirect("workspaces:detail", workspace_id=workspace_id)

@@ -1,0 +1,53 @@
+"""Writes reports: run the analysis over an ingested document and save what it found."""
+
+from __future__ import annotations
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import transaction
+
+import analysis.pipeline
+from analysis.errors import QuireError
+from webapp.documents.models import Document, DocumentStatus
+from webapp.documents.progress import ProgressReporter
+from webapp.documents.services import INGEST_PROGRESS, document_as_ingested, document_fail
+from webapp.reports.engines import engine_from_settings
+from webapp.reports.models import Report
+
+
+def report_generate(*, document_id) -> None:
+    """Analyse one document. Safe to run twice: it acts only on a document waiting for analysis."""
+    document = Document.objects.filter(pk=document_id, status=DocumentStatus.ANALYSING).first()
+    if document is None:
+        return  # deleted, failed during ingestion, or already analysed
+    reporter = ProgressReporter(document_id=document_id, low=INGEST_PROGRESS[1], high=99)
+    reporter.report(0.0, "Analysing", force=True)
+    engine = engine_from_settings()
+    try:
+        result = analysis.pipeline.run(
+            document_as_ingested(document), engine=engine, progress=lambda f, stage: reporter.report(f, stage)
+        )
+    except QuireError as error:
+        document_fail(document_id=document_id, code=error.code, message=error.message)
+        return
+    except SoftTimeLimitExceeded:
+        document_fail(
+            document_id=document_id,
+            code="timeout",
+            message=f"Analysis took longer than {settings.QUIRE_ANALYSE_SOFT_TIME_LIMIT} seconds.",
+        )
+        return
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().filter(pk=document_id, status=DocumentStatus.ANALYSING)
+        if not locked.exists():
+            return
+        Report.objects.update_or_create(
+            document_id=document_id,
+            defaults={
+                "kind": result.kind,
+                "title": result.title,
+                "facts": [{"label": f.label, "value": f.value} for f in result.facts],
+                "engine": getattr(engine, "name", "") if engine else "",
+            },
+        )
+        locked.update(status=DocumentStatus.READY, progress=100, stage="Ready", error_code="", error_message="")

@@ -1,0 +1,15 @@
+"""The report page."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from webapp.reports.selectors import report_get_for_document
+
+
+@login_required
+@require_GET
+def report_detail_view(request: HttpRequest, document_id) -> HttpResponse:
+    report = report_get_for_document(user=request.user, document_id=document_id)
+    return render(request, "reports/detail.html", {"report": report, "document": report.document})

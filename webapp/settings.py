@@ -1,0 +1,253 @@
+"""Quire's settings: read the environment once, here, with defaults that make `make run` work.
+
+Defaults are the safe ones (DEBUG off, HTTPS-only cookies); the embedded runner and the tests say
+explicitly where they relax them. Nothing else in the code base reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("QUIRE_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _secret_key() -> str:
+    """An explicit SECRET_KEY wins; otherwise one is generated once and kept under var/.
+
+    A generated key survives restarts (sessions and invite links stay valid) without anybody
+    having to invent one, and it is never a well-known default.
+    """
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = VAR_DIR / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# Behind TLS (the default assumption for a server) cookies are HTTPS-only and HSTS is on.
+# The embedded runner on localhost sets QUIRE_HTTPS=false.
+HTTPS = env_bool("QUIRE_HTTPS", True)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("QUIRE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("QUIRE_HSTS_SECONDS", 31536000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+if env_bool("QUIRE_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "webapp.accounts",
+    "webapp.workspaces",
+    "webapp.documents",
+    "webapp.reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+WSGI_APPLICATION = "webapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# Embedded default: SQLite under var/. A team server sets DATABASE_URL=postgres://...
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'quire.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and two workers write to one file: WAL lets readers go on while one writes,
+    # IMMEDIATE takes the write lock up front instead of failing half-way through a transaction.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "workspaces:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Files ------------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("QUIRE_STATIC_ROOT", VAR_DIR / "static"))
+MEDIA_ROOT = Path(os.environ.get("QUIRE_MEDIA_ROOT", VAR_DIR / "media"))
+# Uploaded originals are never served from MEDIA_URL: every file goes through a view that asks
+# the permissions module first.
+MEDIA_URL = None
+
+STORAGE_BACKEND = os.environ.get("QUIRE_STORAGE", "local")
+if STORAGE_BACKEND == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("QUIRE_S3_BUCKET", "quire"),
+            "endpoint_url": os.environ.get("QUIRE_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("QUIRE_S3_REGION") or None,
+            "access_key": os.environ.get("QUIRE_S3_ACCESS_KEY") or None,
+            "secret_key": os.environ.get("QUIRE_S3_SECRET_KEY") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG and env_bool("QUIRE_MANIFEST_STATIC", True)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+
+# Uploads: one streaming handler that writes to a temporary file, hashes as it goes and stops a
+# file the moment it passes the limit. Nothing is ever read whole into memory.
+QUIRE_MAX_UPLOAD_BYTES = env_int("QUIRE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = ["webapp.documents.uploads.StreamingHashUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = os.environ.get("QUIRE_UPLOAD_TEMP_DIR") or None
+FILE_UPLOAD_PERMISSIONS = 0o640
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("QUIRE_MAX_FILES_PER_UPLOAD", 50)
+
+# --- Email ------------------------------------------------------------------------------------
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "quire@localhost")
+QUIRE_INVITE_DAYS = env_int("QUIRE_INVITE_DAYS", 7)
+
+# --- Celery -----------------------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded fallback when no Redis is on the machine: kombu's file transport, a real
+    # broker shared by the web process and the workers through a folder under var/.
+    _broker_dir = Path(os.environ.get("QUIRE_BROKER_DIR", VAR_DIR / "broker"))
+    for sub in ("queue", "processed"):
+        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than the longest task, or Redis re-delivers a task that is still running.
+        "visibility_timeout": env_int("QUIRE_VISIBILITY_TIMEOUT", 6 * 3600),
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"webapp.reports.tasks.*": {"queue": "engine"}}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_ALWAYS_EAGER = False
+# Time limits per stage (seconds): soft raises inside the task so it can record a readable
+# failure; hard kills the child process.
+QUIRE_INGEST_SOFT_TIME_LIMIT = env_int("QUIRE_INGEST_SOFT_TIME_LIMIT", 30 * 60)
+QUIRE_INGEST_TIME_LIMIT = env_int("QUIRE_INGEST_TIME_LIMIT", 32 * 60)
+QUIRE_ANALYSE_SOFT_TIME_LIMIT = env_int("QUIRE_ANALYSE_SOFT_TIME_LIMIT", 4 * 3600)
+QUIRE_ANALYSE_TIME_LIMIT = env_int("QUIRE_ANALYSE_TIME_LIMIT", 4 * 3600 + 300)
+QUIRE_TASK_MAX_RETRIES = env_int("QUIRE_TASK_MAX_RETRIES", 5)
+
+# --- Engine -----------------------------------------------------------------------------------
+# "none" records ingestion facts only (no language model yet); later: "local", "openai".
+QUIRE_ENGINE = os.environ.get("QUIRE_ENGINE", "none")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

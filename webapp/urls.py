@@ -1,0 +1,13 @@
+"""Top-level routes. Each app owns its own urls module."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("webapp.workspaces.urls")),
+    path("", include("webapp.documents.urls")),
+    path("", include("webapp.reports.urls")),
+    path("accounts/", include("webapp.accounts.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]
