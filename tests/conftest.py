@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+import redis
+
+from tests.worker import start_worker, stop_worker
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -15,3 +19,38 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"shared corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    from django.conf import settings
+    from django.db import connection
+
+    # Start from an empty broker database so nothing left by an earlier run is delivered.
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    with django_db_blocker.unblock():
+        database_name = connection.settings_dict["NAME"]
+    worker = start_worker(database_name=database_name, log_path=tmp_path_factory.mktemp("worker") / "worker.log")
+    yield worker
+    stop_worker(worker)  # before the test database is dropped: the worker holds connections to it
+
+
+@pytest.fixture
+def wait_for_document():
+    from webapp.documents.models import Document
+
+    def _wait(document_id, *, statuses=("ready", "failed"), timeout: float = 120.0, worker=None) -> Document:
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            document = Document.objects.get(pk=document_id)
+            if not seen or seen[-1] != (document.status, document.progress):
+                seen.append((document.status, document.progress))
+            if document.status in statuses:
+                document.progress_seen = seen
+                return document
+            time.sleep(0.2)
+        log = worker.log()[-4000:] if worker else ""
+        raise AssertionError(f"document {document_id} stuck; states seen: {seen}\n{log}")
+
+    return _wait

@@ -23,3 +23,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405
+# pytest-django's live server insists on a MEDIA_URL to mount; the app itself never serves media.
+MEDIA_URL = "/__live_server_media_unused__/"

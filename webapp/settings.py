@@ -1,7 +1,8 @@
 """Quire's settings: read the environment once, here, with defaults that make `make run` work.
 
 Defaults are the safe ones (DEBUG off, HTTPS-only cookies); the embedded runner and the tests say
-explicitly where they relax them. Nothing else in the code base reads os.environ.
+explicitly where they relax them. The app reads no other environment (the embedded launcher only
+chooses values for the processes it starts).
 """
 
 from __future__ import annotations
@@ -13,23 +14,29 @@ from pathlib import Path
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("QUIRE_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str) -> str:
+    """A set-but-empty variable counts as unset, so `X=` in an .env file means "the default"."""
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    value = env_str(name, "")
+    return default if not value else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    value = env_str(name, "")
+    return default if not value else int(value)
 
 
 def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+VAR_DIR = Path(env_str("QUIRE_VAR_DIR", str(BASE_DIR / "var")))
 
 
 def _secret_key() -> str:
@@ -141,25 +148,25 @@ LOGIN_REDIRECT_URL = "workspaces:list"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 # --- Files ------------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("QUIRE_STATIC_ROOT", VAR_DIR / "static"))
-MEDIA_ROOT = Path(os.environ.get("QUIRE_MEDIA_ROOT", VAR_DIR / "media"))
+STATIC_ROOT = Path(env_str("QUIRE_STATIC_ROOT", str(VAR_DIR / "static")))
+MEDIA_ROOT = Path(env_str("QUIRE_MEDIA_ROOT", str(VAR_DIR / "media")))
 # Uploaded originals are never served from MEDIA_URL: every file goes through a view that asks
 # the permissions module first.
 MEDIA_URL = None
 
-STORAGE_BACKEND = os.environ.get("QUIRE_STORAGE", "local")
+STORAGE_BACKEND = env_str("QUIRE_STORAGE", "local")
 if STORAGE_BACKEND == "s3":
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": os.environ.get("QUIRE_S3_BUCKET", "quire"),
+            "bucket_name": env_str("QUIRE_S3_BUCKET", "quire"),
             "endpoint_url": os.environ.get("QUIRE_S3_ENDPOINT_URL") or None,
             "region_name": os.environ.get("QUIRE_S3_REGION") or None,
             "access_key": os.environ.get("QUIRE_S3_ACCESS_KEY") or None,
@@ -192,28 +199,29 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("QUIRE_MAX_FILES_PER_UPLOAD", 50)
 
 # --- Email ------------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "quire@localhost")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "quire@localhost")
 QUIRE_INVITE_DAYS = env_int("QUIRE_INVITE_DAYS", 7)
 
 # --- Celery -----------------------------------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded fallback when no Redis is on the machine: kombu's file transport, a real
     # broker shared by the web process and the workers through a folder under var/.
-    _broker_dir = Path(os.environ.get("QUIRE_BROKER_DIR", VAR_DIR / "broker"))
-    for sub in ("queue", "processed"):
+    _broker_dir = Path(env_str("QUIRE_BROKER_DIR", str(VAR_DIR / "broker")))
+    for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -241,13 +249,13 @@ QUIRE_TASK_MAX_RETRIES = env_int("QUIRE_TASK_MAX_RETRIES", 5)
 
 # --- Engine -----------------------------------------------------------------------------------
 # "none" records ingestion facts only (no language model yet); later: "local", "openai".
-QUIRE_ENGINE = os.environ.get("QUIRE_ENGINE", "none")
+QUIRE_ENGINE = env_str("QUIRE_ENGINE", "none")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -21,6 +21,8 @@
         el.textContent = doc.terminal ? "" : doc.stage;
       } else if (field === "error") {
         el.textContent = doc.error || "";
+      } else if (field === "kind") {
+        el.textContent = doc.kind;
       } else if (field === "page_count") {
         el.textContent = doc.page_count === null ? "" : String(doc.page_count);
       }

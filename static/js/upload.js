@@ -29,6 +29,7 @@
     link.textContent = result.name;
     nameCell.appendChild(link);
     var kindCell = document.createElement("td");
+    kindCell.setAttribute("data-field", "kind");
     var stateCell = document.createElement("td");
     stateCell.className = "doc-state";
     var badge = document.createElement("span");
@@ -101,6 +102,7 @@
         return;
       }
       li.classList.add(result.outcome);
+      bar.hidden = result.outcome === "rejected";
       note.textContent = result.message;
       if (result.outcome === "stored") addDocumentRow(result, file.name);
     };

@@ -36,3 +36,13 @@ def test_debug_is_off_and_cookies_secure_unless_asked():
         cwd=REPO, env=_production_env(), capture_output=True, text=True, timeout=60,
     )
     assert result.stdout.split() == ["False", "True", "True"], result.stderr
+
+
+def test_empty_variables_mean_the_default():
+    code = "from django.conf import settings as s; print(s.EMAIL_BACKEND, s.TIME_ZONE, s.MEDIA_ROOT.name)"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=REPO, env=_production_env(EMAIL_BACKEND="", TIME_ZONE="", QUIRE_MEDIA_ROOT=""),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.stdout.split() == ["django.core.mail.backends.console.EmailBackend", "UTC", "media"], result.stderr

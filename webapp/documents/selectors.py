@@ -32,6 +32,7 @@ def document_status_payload(document: Document) -> dict:
     """The live state the pages poll for: small, and free of anything the document says."""
     return {
         "id": str(document.id),
+        "kind": document.kind,
         "status": document.status,
         "status_label": document.get_status_display(),
         "progress": document.progress,

@@ -1,0 +1,43 @@
+"""Typed errors that analysis code raises where a problem happens.
+
+Messages are shown to users as-is: one sentence, never raw document text, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class QuireError(Exception):
+    """Base of every error the analysis package raises on purpose."""
+
+    code: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class IngestError(QuireError):
+    """A document could not be turned into text."""
+
+    code = "ingest_failed"
+
+
+class EmptyDocumentError(IngestError):
+    code = "empty"
+
+
+class UnsupportedTypeError(IngestError):
+    code = "unsupported_type"
+
+
+class PasswordRequiredError(IngestError):
+    code = "password_required"
+
+
+class CorruptDocumentError(IngestError):
+    code = "corrupt"
+
+
+class DocumentTooLargeError(IngestError):
+    # Raised by the upload layer, which knows the size limit; ingest never raises it.
+    code = "too_large"

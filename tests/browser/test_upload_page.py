@@ -1,0 +1,106 @@
+"""What a person sees: log in, drop files on a workspace, watch them upload and become ready live."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from tests import factories
+from webapp.documents.models import Document
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CONTRACT = "CcRealEstateIncomeFundadv_20181205_POS 8C_EX-99.(H)(3)_11447739_EX-99.(H)(3)_Marketing Agreement.pdf"
+
+
+def _log_in(page, live_server, user):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def test_files_chosen_and_dropped_upload_with_progress_and_turn_ready_without_reload(
+    page, live_server, corpus, celery_worker_process, tmp_path
+):
+    owner = factories.make_user("dana")
+    workspace = factories.make_workspace(owner, name="Browser team")
+    _log_in(page, live_server, owner)
+    page.goto(f"{live_server.url}/w/{workspace.id}/")
+    page.evaluate("window.__quireLoaded = true")  # gone if the page reloads
+
+    # Slow the upload down so the per-file progress bar is seen moving, not just finished.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 200 * 1024},
+    )
+    contract = corpus / "contracts_cuad" / CONTRACT
+    page.set_input_files("#upload-input", [str(contract)])
+    seen = page.evaluate(
+        """async () => {
+            const values = new Set();
+            for (let i = 0; i < 200; i++) {
+                const bar = document.querySelector('#upload-list progress');
+                if (bar) values.add(bar.value);
+                if (bar && bar.value >= 100) break;
+                await new Promise(r => setTimeout(r, 25));
+            }
+            return [...values];
+        }"""
+    )
+    assert any(0 < v < 100 for v in seen), f"no intermediate progress seen: {seen}"
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+    # Drag and drop: a text file and a PNG pretending to be a PDF.
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 32).decode()
+    page.evaluate(
+        """([png]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File(["Supply agreement. The Supplier shall deliver goods.\\n"], "supply.txt", {type: "text/plain"}));
+            const bytes = Uint8Array.from(atob(png), c => c.charCodeAt(0));
+            dt.items.add(new File([bytes], "photo.pdf", {type: "application/pdf"}));
+            const zone = document.getElementById('dropzone');
+            zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+            zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+        }""",
+        [png],
+    )
+    items = page.locator("#upload-list li")
+    page.wait_for_function("document.querySelectorAll('#upload-list li .upload-note').length === 3 && "
+                           "[...document.querySelectorAll('#upload-list li')].every(li => /stored|rejected|duplicate/.test(li.className))")
+    notes = {items.nth(i).locator(".upload-name").inner_text(): items.nth(i).locator(".upload-note").inner_text() for i in range(3)}
+    assert any("PNG" in note for name, note in notes.items() if name.startswith("photo.pdf"))
+    assert sum("analysis is queued" in note for note in notes.values()) == 2
+
+    # Both stored documents appear in the list and become Ready by live polling, with no reload.
+    for document in Document.objects.filter(workspace=workspace):
+        badge = page.locator(f'tr[data-doc-id="{document.id}"] [data-field=status_label]')
+        badge.wait_for()
+        page.wait_for_function(
+            "id => document.querySelector(`tr[data-doc-id=\"${id}\"] [data-field=status_label]`).textContent === 'Ready'",
+            arg=str(document.id),
+            timeout=90_000,
+        )
+    assert page.evaluate("window.__quireLoaded") is True
+    pages_cell = page.locator(f'tr[data-doc-id="{Document.objects.get(kind="pdf").id}"] [data-field=page_count]')
+    assert re.fullmatch(r"\d+", pages_cell.inner_text())
+    assert Document.objects.filter(workspace=workspace).count() == 2
+    page.screenshot(path=str(tmp_path / "workspace.png"), full_page=True)
+
+
+def test_document_page_shows_a_failure_reason_live(page, live_server, corpus, celery_worker_process):
+    owner = factories.make_user("fay")
+    workspace = factories.make_workspace(owner, name="Failures")
+    _log_in(page, live_server, owner)
+    page.goto(f"{live_server.url}/w/{workspace.id}/")
+    page.set_input_files("#upload-input", [str(corpus / "pdfs" / "password-example.pdf")])
+    row = page.locator("#documents tbody tr[data-doc-id]")
+    row.wait_for()
+    row.locator("a.doc-name").click()
+    page.wait_for_function("document.querySelector('#doc-state [data-field=status_label]').textContent === 'Failed'", timeout=60_000)
+    assert "password" in page.locator("#doc-state .error").inner_text().lower()
