@@ -34,8 +34,26 @@ class PasswordRequiredError(IngestError):
     code = "password_required"
 
 
+class PasswordWrongError(IngestError):
+    code = "password_wrong"
+
+
 class CorruptDocumentError(IngestError):
     code = "corrupt"
+
+
+class TooManyPagesError(IngestError):
+    code = "too_many_pages"
+
+
+class IngestTimeoutError(IngestError):
+    code = "timeout"
+
+
+class NoTextError(IngestError):
+    """Nothing readable at all: every page is an image and OCR is unavailable or found nothing."""
+
+    code = "no_text"
 
 
 class DocumentTooLargeError(IngestError):

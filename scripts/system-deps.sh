@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite drives (headless Chromium for the browser tests).
+# Installs the Debian packages the test suite drives: headless Chromium for the browser tests,
+# Tesseract for OCR of scanned pages, poppler-utils (pdftotext) as the benchmark's peer.
 # Does nothing when they are already there; says what to do when it cannot install them itself.
 set -euo pipefail
 
-if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then
-  exit 0
-fi
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "Installing Chromium for the browser tests (apt-get)…"
+  echo "Installing ${missing[*]} (apt-get)…"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  echo "Chromium is not installed; the browser tests will be skipped." >&2
-  echo "Install it with: sudo apt-get install chromium" >&2
+  echo "Missing Debian packages: ${missing[*]}; the tests that need them will be skipped." >&2
+  echo "Install them with: sudo apt-get install ${missing[*]}" >&2
 fi

@@ -8,19 +8,40 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import replace
 
 from analysis.errors import (
     CorruptDocumentError,
     EmptyDocumentError,
+    NoTextError,
     QuireError,
     UnsupportedTypeError,
 )
 from analysis.ingest import docx, html, pdf, text
-from analysis.ingest.document import IngestedDocument, Metadata, Page
+from analysis.ingest.document import Box, IngestedDocument, Line, Metadata, Page, TextSource, is_blank
+from analysis.ingest.language import guess_language
+from analysis.ingest.limits import DEFAULT_LIMITS, IngestLimits
 from analysis.ingest.sniff import KINDS, describe, sniff
 from analysis.interruptions import is_interruption
 
-__all__ = ["KINDS", "IngestedDocument", "Metadata", "Page", "describe", "ingest", "sniff"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "KINDS",
+    "Box",
+    "IngestLimits",
+    "IngestedDocument",
+    "Line",
+    "Metadata",
+    "Page",
+    "Progress",
+    "TextSource",
+    "describe",
+    "ingest",
+    "sniff",
+]
+
+# progress(done, total, stage): stage is a short phrase fit to show a user ("Reading pages").
+Progress = Callable[[int, int, str], None]
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +50,16 @@ def ingest(
     path: str | os.PathLike[str],
     *,
     kind: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    password: str | None = None,
+    ocr: bool = True,
+    limits: IngestLimits = DEFAULT_LIMITS,
+    progress: Progress | None = None,
 ) -> IngestedDocument:
     """Read the document at `path`; `kind` skips sniffing when the caller already knows it.
 
-    `progress(done, total)` counts pages for PDFs, bytes for text and one step otherwise.
+    `password` opens an encrypted PDF (never stored or logged here). `ocr` allows Tesseract on
+    image-only pages when it is installed. `progress(done, total, stage)` counts pages for PDFs,
+    bytes for text and one step otherwise; `stage` is a short phrase fit to show a user.
     """
     if kind is None:
         kind = sniff(path)
@@ -42,11 +68,25 @@ def ingest(
     elif os.path.getsize(path) == 0:
         # Sniffing would have caught this; a caller-named kind must not turn it into "corrupt".
         raise EmptyDocumentError("The file is empty.")
+    document = _read(path, kind=kind, password=password, ocr=ocr, limits=limits, progress=progress)
+    if is_blank(document.text):
+        raise NoTextError(_no_text_message(document))
+    language = guess_language(document.text)
+    return replace(document, metadata=replace(document.metadata, language=language))
+
+
+def _no_text_message(document: IngestedDocument) -> str:
+    if any(page.source == TextSource.NONE for page in document.pages):
+        return "No text was found: the pages are images and OCR (Tesseract) is not installed."
+    return "No text was found in this document."
+
+
+def _read(path, *, kind: str, password, ocr: bool, limits: IngestLimits, progress) -> IngestedDocument:
     try:
         if kind == "pdf":
-            return pdf.read(path, progress=progress)
+            return pdf.read(path, password=password, ocr=ocr, limits=limits, progress=progress)
         if kind == "docx":
-            return docx.read(path, progress=progress)
+            return docx.read(path, limits=limits, progress=progress)
         if kind == "html":
             return html.read(path, progress=progress)
         return text.read(path, kind=kind, progress=progress)

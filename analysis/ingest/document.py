@@ -24,10 +24,44 @@ _WORD_COUNT_SLICE = 1 << 20
 
 
 @dataclass(frozen=True)
+class Box:
+    """A rectangle on a page in PDF points, origin at the page's top-left corner (y grows down)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of running text: its span in IngestedDocument.text and where it sits on the page."""
+
+    start: int
+    end: int
+    box: Box
+
+
+class TextSource:
+    TEXT_LAYER = "text"  # the file's own text (PDF text layer, DOCX, HTML, plain text)
+    OCR = "ocr"  # recognised from the page image
+    NONE = "none"  # an image-only page that could not be read (no OCR available)
+
+
+@dataclass(frozen=True)
 class Page:
     number: int  # 1-based
     start: int  # offset into IngestedDocument.text
     end: int  # exclusive
+    width: float | None = None  # PDF points; None where a format has no fixed pages
+    height: float | None = None
+    lines: tuple[Line, ...] = ()
+    # Running headers, footers and page numbers: kept out of the running text so passages read
+    # across page breaks, but recorded here, verbatim, so nothing is silently dropped.
+    furniture: tuple[str, ...] = ()
+    source: str = TextSource.TEXT_LAYER
+    # True where the format has no pages and they are estimated (DOCX), so the UI can say so.
+    estimated: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,6 +69,7 @@ class Metadata:
     title: str | None
     author: str | None
     page_count: int
+    language: str | None = None  # ISO 639-1 guess from the text, e.g. "en"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from docx.opc.exceptions import PackageNotFoundError
 from lxml import etree
 
 from analysis.errors import CorruptDocumentError, UnsupportedTypeError
+from analysis.ingest.limits import DEFAULT_LIMITS, IngestLimits
 from analysis.ingest.document import IngestedDocument, is_blank
 from analysis.interruptions import is_interruption
 
@@ -55,7 +56,10 @@ _DAMAGE = (
 
 
 def read(
-    path: str | os.PathLike[str], *, progress: Callable[[int, int], None] | None = None
+    path: str | os.PathLike[str],
+    *,
+    limits: IngestLimits = DEFAULT_LIMITS,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> IngestedDocument:
     _check_container(path)
     try:
@@ -71,7 +75,7 @@ def read(
         "docx", pages, title=title, author=author, warnings=warnings
     )
     if progress is not None:
-        progress(1, 1)
+        progress(1, 1, "Reading the document")
     return result
 
 

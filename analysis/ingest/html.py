@@ -50,7 +50,7 @@ _DOUBLE_SPACES = re.compile(r" {2,}")
 
 
 def read(
-    path: str | os.PathLike[str], *, progress: Callable[[int, int], None] | None = None
+    path: str | os.PathLike[str], *, progress: Callable[[int, int, str], None] | None = None
 ) -> IngestedDocument:
     with open(path, "rb") as handle:
         data = handle.read()
@@ -81,7 +81,7 @@ def read(
         "html", [text], title=title, author=author, warnings=warnings
     )
     if progress is not None:
-        progress(1, 1)
+        progress(1, 1, "Reading the page")
     return result
 
 

@@ -14,6 +14,7 @@ from pypdf import PageObject, PdfReader
 from pypdf.errors import EmptyFileError, PyPdfError
 
 from analysis.errors import CorruptDocumentError, EmptyDocumentError, PasswordRequiredError
+from analysis.ingest.limits import DEFAULT_LIMITS, IngestLimits
 from analysis.ingest.document import IngestedDocument, is_textless
 from analysis.interruptions import is_interruption
 
@@ -47,7 +48,12 @@ _MAX_PAGE_WARNINGS = 10
 
 
 def read(
-    path: str | os.PathLike[str], *, progress: Callable[[int, int], None] | None = None
+    path: str | os.PathLike[str],
+    *,
+    password: str | None = None,
+    ocr: bool = True,
+    limits: IngestLimits = DEFAULT_LIMITS,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> IngestedDocument:
     reader = _open(path)
     try:
@@ -67,7 +73,7 @@ def read(
             text = ""
         texts.append(text)
         if progress is not None:
-            progress(index + 1, total)
+            progress(index + 1, total, "Reading pages")
 
     title, author = _metadata(reader)
     return IngestedDocument.from_pages(

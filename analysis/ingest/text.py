@@ -15,7 +15,7 @@ from analysis.ingest.encoding import FALLBACK_ENCODING, bom_encoding
 _CHUNK_BYTES = 1024 * 1024
 _PAGE_BREAK = "\f"
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int, str], None]
 
 
 class _Undecodable(Exception):
@@ -76,7 +76,7 @@ def _decode(
         parts.append(piece.replace("\r\n", "\n").replace("\r", "\n"))
         done += len(chunk)
         if progress is not None:
-            progress(done, total)
+            progress(done, total, "Reading the text")
     return "".join(parts)
 
 

@@ -9,7 +9,7 @@ import docx
 from docx.enum.text import WD_BREAK
 import pytest
 
-from analysis.errors import CorruptDocumentError
+from analysis.errors import CorruptDocumentError, NoTextError
 from analysis.ingest import ingest
 from analysis.ingest import docx as docx_reader
 
@@ -46,11 +46,10 @@ def test_all_text_in_tables_is_still_read(corpus: Path) -> None:
     assert document.metadata.author == "Bonterms"
 
 
-def test_images_only_document_is_empty_with_a_warning(corpus: Path) -> None:
-    document = ingest(corpus / "docx/python-docx_having-images.docx")
-    assert document.text == ""
-    assert document.warnings == ("This document has no extractable text.",)
-    assert document.metadata.page_count == 1
+def test_images_only_document_fails_as_no_text(corpus: Path) -> None:
+    with pytest.raises(NoTextError) as info:
+        ingest(corpus / "docx/python-docx_having-images.docx")
+    assert info.value.code == "no_text"
 
 
 def test_truncated_docx_is_corrupt(corpus: Path, tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_page_offsets_are_exact_and_contiguous(contract: IngestedDocument) -> No
 def test_progress_counts_pages_up_to_the_total(corpus: Path) -> None:
     calls: list[tuple[int, int]] = []
     document = ingest(
-        corpus / f"{CONTRACT}.pdf", progress=lambda done, total: calls.append((done, total))
+        corpus / f"{CONTRACT}.pdf", progress=lambda done, total, stage: calls.append((done, total))
     )
     total = len(document.pages)
     assert calls == [(done, total) for done in range(1, total + 1)]
@@ -144,7 +144,7 @@ def test_pdf_with_no_pages_is_corrupt(tmp_path: Path) -> None:
 def test_unexpected_reader_failure_becomes_corrupt_document(
     corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(path: object, *, progress: object = None) -> IngestedDocument:
+    def explode(path: object, **options: object) -> IngestedDocument:
         raise RuntimeError("reader bug")
 
     monkeypatch.setattr(ingest_package.pdf, "read", explode)
@@ -166,7 +166,7 @@ def test_unknown_kind_is_unsupported(corpus: Path) -> None:
 
 
 def test_memory_error_is_not_disguised(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def exhaust(path: object, *, progress: object = None) -> IngestedDocument:
+    def exhaust(path: object, **options: object) -> IngestedDocument:
         raise MemoryError
 
     monkeypatch.setattr(ingest_package.pdf, "read", exhaust)
@@ -192,7 +192,7 @@ def test_worker_time_limit_escapes_the_page_loop(
 def test_worker_time_limit_is_not_reported_as_damage(
     corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def too_slow(path: object, *, progress: object = None) -> IngestedDocument:
+    def too_slow(path: object, **options: object) -> IngestedDocument:
         raise SoftTimeLimitExceeded
 
     monkeypatch.setattr(ingest_package.pdf, "read", too_slow)
