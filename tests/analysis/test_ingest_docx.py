@@ -117,4 +117,4 @@ def test_oversized_unpacked_content_is_refused(
 def test_progress_is_reported_once(corpus: Path) -> None:
     calls: list[tuple[int, int]] = []
     ingest(corpus / "docx/common-paper-mutual-nda.docx", progress=lambda *a: calls.append(a))
-    assert calls == [(1, 1)]
+    assert calls == [(1, 1, "Reading the document")]

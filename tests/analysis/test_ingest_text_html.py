@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.errors import NoTextError
 from analysis.ingest import ingest
 from analysis.ingest import text as text_reader
 
@@ -95,15 +96,15 @@ def test_markdown_kind_is_kept(tmp_path: Path) -> None:
     assert document.text == data.decode()
 
 
-def test_whitespace_only_text_warns(tmp_path: Path) -> None:
-    document = ingest(write(tmp_path, "blank.txt", b"  \n\n  \n"))
-    assert document.warnings == ("This document has no extractable text.",)
+def test_whitespace_only_text_fails_as_no_text(tmp_path: Path) -> None:
+    with pytest.raises(NoTextError):
+        ingest(write(tmp_path, "blank.txt", b"  \n\n  \n"))
 
 
 def test_progress_counts_bytes(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
     ingest(write(tmp_path, "p.txt", b"x" * 100), progress=lambda *a: calls.append(a))
-    assert calls[-1] == (100, 100)
+    assert calls[-1] == (100, 100, "Reading the text")
 
 
 # --- HTML ---
