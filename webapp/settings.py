@@ -247,6 +247,15 @@ QUIRE_ANALYSE_SOFT_TIME_LIMIT = env_int("QUIRE_ANALYSE_SOFT_TIME_LIMIT", 4 * 360
 QUIRE_ANALYSE_TIME_LIMIT = env_int("QUIRE_ANALYSE_TIME_LIMIT", 4 * 3600 + 300)
 QUIRE_TASK_MAX_RETRIES = env_int("QUIRE_TASK_MAX_RETRIES", 5)
 
+# --- Ingestion --------------------------------------------------------------------------------
+# Each file is read in a child process bounded by these (see analysis/ingest/isolated.py).
+QUIRE_INGEST_MAX_PAGES = env_int("QUIRE_INGEST_MAX_PAGES", 5000)
+QUIRE_INGEST_MAX_UNCOMPRESSED_BYTES = env_int("QUIRE_INGEST_MAX_UNCOMPRESSED_BYTES", 512 * 1024 * 1024)
+QUIRE_INGEST_MEMORY_BYTES = env_int("QUIRE_INGEST_MEMORY_BYTES", 4 * 1024 * 1024 * 1024)
+# OCR of image-only pages with Tesseract when it is installed; off makes such pages "no text layer".
+QUIRE_OCR = env_bool("QUIRE_OCR", True)
+QUIRE_OCR_DPI = env_int("QUIRE_OCR_DPI", 200)
+
 # --- Engine -----------------------------------------------------------------------------------
 # "none" records ingestion facts only (no language model yet); later: "local", "openai".
 QUIRE_ENGINE = env_str("QUIRE_ENGINE", "none")

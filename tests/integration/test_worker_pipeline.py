@@ -75,22 +75,39 @@ def test_bad_files_end_clearly_and_the_worker_keeps_going(
     settings.QUIRE_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
     assert not Document.objects.exists()
 
-    # A damaged PDF and an encrypted one pass the upload check (they are PDFs) and fail in the worker.
-    damaged, encrypted = _upload(
-        client,
-        workspace,
-        _named((corpus / "pdfs" / "issue-1113-evil-xobjects.pdf").read_bytes(), "evil.pdf"),
-        _named((corpus / "pdfs" / "password-example.pdf").read_bytes(), "locked.pdf"),
-    )
-    for result in (damaged, encrypted):
-        document = wait_for_document(Document.objects.get(original_name=result["name"]).id, worker=celery_worker_process)
-        assert document.status == "failed"
-        assert document.error_message and "Traceback" not in document.error_message
-        assert document.file.storage.exists(document.file.name)  # the original is kept
-    assert "password" in Document.objects.get(original_name="locked.pdf").error_message.lower()
+    # A damaged PDF passes the upload check (it is a PDF) and fails in the worker, original kept.
+    [damaged] = _upload(client, workspace, _named((corpus / "pdfs" / "issue-1113-evil-xobjects.pdf").read_bytes(), "evil.pdf"))
+    document = wait_for_document(Document.objects.get(original_name="evil.pdf").id, worker=celery_worker_process)
+    assert document.status == "failed"
+    assert document.error_message and "Traceback" not in document.error_message
+    assert document.file.storage.exists(document.file.name)
 
     # The same worker process is still alive and handles the next good document.
     assert celery_worker_process.alive
     [good] = _upload(client, workspace, _named((corpus / "docx" / "common-paper-mutual-nda.docx").read_bytes(), "nda.docx"))
     document = wait_for_document(Document.objects.get(original_name="nda.docx").id, worker=celery_worker_process)
     assert document.status == "ready" and document.word_count > 100
+
+
+def test_password_protected_pdf_waits_then_opens_with_the_password_typed_on_the_page(
+    editor_client, corpus, celery_worker_process, wait_for_document
+):
+    client, workspace = editor_client
+    path = corpus / "pdfs" / "libreoffice-writer-password.pdf"
+    _upload(client, workspace, _named(path.read_bytes(), "locked.pdf"))
+    document_id = Document.objects.get(original_name="locked.pdf").id
+    waiting = ("ready", "failed", "password_needed")
+    document = wait_for_document(document_id, statuses=waiting, worker=celery_worker_process)
+    assert (document.status, document.error_code) == ("password_needed", "password_required")
+
+    client.post(reverse("documents:password", args=[document_id]), {"password": "wrong"})
+    document = wait_for_document(document_id, statuses=("failed", "password_needed", "ready"), worker=celery_worker_process)
+    assert (document.status, document.error_code) == ("password_needed", "password_wrong")
+
+    client.post(reverse("documents:password", args=[document_id]), {"password": "openpassword"})
+    document = wait_for_document(document_id, statuses=("ready", "failed"), worker=celery_worker_process)
+    assert document.status == "ready", document.error_message
+    reader = pypdf.PdfReader(path)
+    reader.decrypt("openpassword")
+    assert document.page_count == len(reader.pages)
+    assert "openpassword" not in celery_worker_process.log()

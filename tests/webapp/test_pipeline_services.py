@@ -89,13 +89,18 @@ def test_damaged_pdf_fails_with_a_readable_reason_and_keeps_the_original(corpus,
     assert not Report.objects.filter(document=document).exists()
 
 
-def test_encrypted_pdf_fails_as_password_required(corpus, workspace):
+def test_encrypted_pdf_waits_for_its_password(corpus, workspace):
     document = _document_from(workspace, corpus / "pdfs" / "password-example.pdf", "pdf")
     document_services.document_ingest(document_id=document.id)
     document.refresh_from_db()
-    assert (document.status, document.error_code) == (DocumentStatus.FAILED, "password_required")
+    assert (document.status, document.error_code) == (DocumentStatus.PASSWORD_NEEDED, "password_required")
     assert "password" in document.error_message.lower()
+    assert document.ingest_attempts == 0  # waiting for a person is not a crash
     assert not Report.objects.filter(document=document).exists()
+    # A re-delivered task leaves a waiting document alone.
+    document_services.document_ingest(document_id=document.id)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.PASSWORD_NEEDED
 
 
 def test_missing_stored_file_fails_cleanly(workspace):

@@ -31,7 +31,7 @@ def test_transient_database_error_is_retried_then_recorded_as_failure(workspace,
     document = factories.make_document(workspace, status=DocumentStatus.QUEUED)
     calls = []
 
-    def flaky(*, document_id):
+    def flaky(*, document_id, **_):
         calls.append(document_id)
         raise OperationalError("server closed the connection unexpectedly")
 
@@ -52,7 +52,7 @@ def test_unexpected_error_is_not_retried(workspace, monkeypatch):
     document = factories.make_document(workspace, status=DocumentStatus.QUEUED)
     calls = []
 
-    def broken(*, document_id):
+    def broken(*, document_id, **_):
         calls.append(document_id)
         raise KeyError("a bug")
 

@@ -10,13 +10,15 @@ from django.db import models
 
 class DocumentStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
+    PASSWORD_NEEDED = "password_needed", "Password needed"
     INGESTING = "ingesting", "Ingesting"
     ANALYSING = "analysing", "Analysing"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
 
 
-TERMINAL_STATUSES = frozenset({DocumentStatus.READY, DocumentStatus.FAILED})
+# States in which no worker will touch the document again until somebody acts.
+TERMINAL_STATUSES = frozenset({DocumentStatus.READY, DocumentStatus.FAILED, DocumentStatus.PASSWORD_NEEDED})
 
 
 def document_storage_name(document: "Document", filename: str) -> str:
@@ -51,6 +53,7 @@ class Document(models.Model):
     text = models.TextField(blank=True)
     page_count = models.PositiveIntegerField(null=True)
     word_count = models.PositiveIntegerField(null=True)
+    language = models.CharField(max_length=12, blank=True)  # ISO 639-1 guess, "" when unknown
     ingest_info = models.JSONField(default=dict, blank=True)  # title, author, warnings
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -71,13 +74,28 @@ class Document(models.Model):
         return self.status in TERMINAL_STATUSES
 
 
+class PageSource(models.TextChoices):
+    TEXT_LAYER = "text", "Text layer"
+    OCR = "ocr", "OCR"
+    NONE = "none", "No text layer"
+
+
 class DocumentPage(models.Model):
-    """One page's span in Document.text: text[start:end] is exactly that page's text."""
+    """One page's span in Document.text: text[start:end] is exactly that page's running text."""
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages")
     number = models.PositiveIntegerField()
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
+    width = models.FloatField(null=True)  # PDF points; null where the format has no fixed pages
+    height = models.FloatField(null=True)
+    source = models.CharField(max_length=8, choices=PageSource.choices, default=PageSource.TEXT_LAYER)
+    estimated = models.BooleanField(default=False)  # page breaks guessed (DOCX, long text)
+    # Running headers, footers and page numbers, kept out of the running text.
+    furniture = models.JSONField(default=list, blank=True)
+    # [[start, end, x0, y0, x1, y1], ...]: each line's span in Document.text and its box in PDF
+    # points from the top-left corner, for highlighting a passage on the page image.
+    lines = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["number"]

@@ -21,8 +21,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 import analysis.ingest
-from analysis.errors import QuireError
-from analysis.ingest import IngestedDocument, Metadata, Page
+from analysis.errors import PasswordRequiredError, PasswordWrongError, QuireError
+from analysis.ingest import Box, IngestedDocument, IngestLimits, Line, Metadata, Page
+from analysis.ingest.isolated import ingest_isolated
+from webapp.documents import sealing
 from webapp.documents.models import Document, DocumentPage, DocumentStatus
 from webapp.documents.progress import ProgressReporter
 from webapp.workspaces import permissions
@@ -121,10 +123,10 @@ def _sha256_of(file: UploadedFile) -> str:
     return hasher.hexdigest()
 
 
-def _pipeline_start(document_id) -> None:
+def _pipeline_start(document_id, *, sealed_password: str | None = None) -> None:
     from webapp.documents.pipeline import pipeline_enqueue
 
-    pipeline_enqueue(document_id=document_id)
+    pipeline_enqueue(document_id=document_id, sealed_password=sealed_password)
 
 
 @transaction.atomic
@@ -162,13 +164,24 @@ def stored_file_path(document: Document) -> Iterator[str]:
         yield copy.name
 
 
-def document_ingest(*, document_id) -> None:
+def ingest_limits() -> IngestLimits:
+    """The per-document bounds from settings; the time budget ends before Celery's soft limit."""
+    return IngestLimits(
+        max_pages=settings.QUIRE_INGEST_MAX_PAGES,
+        max_uncompressed_bytes=settings.QUIRE_INGEST_MAX_UNCOMPRESSED_BYTES,
+        time_budget_s=max(10.0, settings.QUIRE_INGEST_SOFT_TIME_LIMIT - 30),
+        memory_bytes=settings.QUIRE_INGEST_MEMORY_BYTES,
+        ocr_dpi=settings.QUIRE_OCR_DPI,
+    )
+
+
+def document_ingest(*, document_id, sealed_password: str | None = None) -> None:
     """Extract text and the page map. Safe to run twice: it only acts on a queued or ingesting document."""
     claimed = Document.objects.filter(
         pk=document_id, status__in=[DocumentStatus.QUEUED, DocumentStatus.INGESTING]
     ).update(status=DocumentStatus.INGESTING, stage="Opening the file", progress=INGEST_PROGRESS[0])
     if not claimed:
-        return  # deleted, or already past this step
+        return  # deleted, waiting for a password, or already past this step
     document = Document.objects.get(pk=document_id)
     document.ingest_attempts += 1
     Document.objects.filter(pk=document_id).update(ingest_attempts=document.ingest_attempts)
@@ -182,14 +195,24 @@ def document_ingest(*, document_id) -> None:
 
     reporter = ProgressReporter(document_id=document_id, low=INGEST_PROGRESS[0], high=INGEST_PROGRESS[1])
 
-    def on_page(done: int, total: int) -> None:
-        # PDF readers count pages; the other readers count bytes or steps.
-        stage = f"Reading page {done} of {total}" if document.kind == "pdf" else "Reading the file"
-        reporter.report(done / max(total, 1), stage)
+    def on_progress(done: int, total: int, stage: str) -> None:
+        detail = f"{stage}: {done} of {total}" if document.kind == "pdf" and total > 1 else stage
+        reporter.report(done / max(total, 1), detail)
 
+    password = sealing.unseal(sealed_password) if sealed_password else None
     try:
         with stored_file_path(document) as path:
-            ingested = analysis.ingest.ingest(path, kind=document.kind, progress=on_page)
+            ingested = ingest_isolated(
+                path,
+                kind=document.kind,
+                password=password,
+                ocr=settings.QUIRE_OCR,
+                limits=ingest_limits(),
+                progress=on_progress,
+            )
+    except (PasswordRequiredError, PasswordWrongError) as error:
+        _password_needed(document_id=document_id, code=error.code, message=error.message)
+        return
     except QuireError as error:
         document_fail(document_id=document_id, code=error.code, message=error.message)
         return
@@ -206,19 +229,44 @@ def document_ingest(*, document_id) -> None:
     _ingest_save(document_id=document_id, ingested=ingested)
 
 
+def _password_needed(*, document_id, code: str, message: str) -> None:
+    Document.objects.filter(pk=document_id, status=DocumentStatus.INGESTING).update(
+        status=DocumentStatus.PASSWORD_NEEDED,
+        error_code=code,
+        error_message=message,
+        stage="Waiting for the password",
+        progress=0,
+        # A password the user has yet to type is no crash: the attempt does not count.
+        ingest_attempts=0,
+    )
+
+
+def document_password_submit(*, document: Document, user, password: str) -> None:
+    """Queue a password-protected PDF again with the password the user typed.
+
+    The password goes only into the sealed task message; it is never saved or logged.
+    """
+    permissions.require(user=user, workspace=document.workspace, action=Action.ANALYSE)
+    with transaction.atomic():
+        updated = Document.objects.filter(pk=document.pk, status=DocumentStatus.PASSWORD_NEEDED).update(
+            status=DocumentStatus.QUEUED, stage="Trying the password", error_code="", error_message=""
+        )
+        if updated:
+            sealed = sealing.seal(password)
+            transaction.on_commit(lambda: _pipeline_start(document.id, sealed_password=sealed))
+
+
 @transaction.atomic
 def _ingest_save(*, document_id, ingested: IngestedDocument) -> None:
     document = Document.objects.select_for_update().filter(pk=document_id).first()
     if document is None or document.status != DocumentStatus.INGESTING:
         return
     DocumentPage.objects.filter(document=document).delete()
-    DocumentPage.objects.bulk_create(
-        [DocumentPage(document=document, number=p.number, start=p.start, end=p.end) for p in ingested.pages],
-        batch_size=2000,
-    )
+    DocumentPage.objects.bulk_create([_page_row(document, page) for page in ingested.pages], batch_size=500)
     document.text = ingested.text
     document.page_count = len(ingested.pages)
     document.word_count = ingested.word_count
+    document.language = ingested.metadata.language or ""
     document.ingest_info = {
         "title": ingested.metadata.title,
         "author": ingested.metadata.author,
@@ -230,14 +278,51 @@ def _ingest_save(*, document_id, ingested: IngestedDocument) -> None:
     document.save()
 
 
+def _page_row(document: Document, page: Page) -> DocumentPage:
+    return DocumentPage(
+        document=document,
+        number=page.number,
+        start=page.start,
+        end=page.end,
+        width=page.width,
+        height=page.height,
+        source=page.source,
+        estimated=page.estimated,
+        furniture=list(page.furniture),
+        lines=[
+            [line.start, line.end, round(line.box.x0, 2), round(line.box.y0, 2), round(line.box.x1, 2), round(line.box.y1, 2)]
+            for line in page.lines
+        ],
+    )
+
+
+def _page_from_row(row: DocumentPage) -> Page:
+    return Page(
+        number=row.number,
+        start=row.start,
+        end=row.end,
+        width=row.width,
+        height=row.height,
+        lines=tuple(Line(start=s, end=e, box=Box(x0, y0, x1, y1)) for s, e, x0, y0, x1, y1 in row.lines),
+        furniture=tuple(row.furniture),
+        source=row.source,
+        estimated=row.estimated,
+    )
+
+
 def document_as_ingested(document: Document) -> IngestedDocument:
     """Rebuild the analysis package's view of an ingested document from its rows."""
     info = document.ingest_info or {}
-    pages = tuple(Page(number=p.number, start=p.start, end=p.end) for p in document.pages.all())
+    pages = tuple(_page_from_row(row) for row in document.pages.all())
     return IngestedDocument(
         kind=document.kind,
         text=document.text,
         pages=pages,
-        metadata=Metadata(title=info.get("title"), author=info.get("author"), page_count=len(pages)),
+        metadata=Metadata(
+            title=info.get("title"),
+            author=info.get("author"),
+            page_count=len(pages),
+            language=document.language or None,
+        ),
         warnings=tuple(info.get("warnings", ())),
     )

@@ -14,5 +14,5 @@ from webapp.documents.taskbase import DocumentTask
     soft_time_limit=settings.QUIRE_INGEST_SOFT_TIME_LIMIT,
     time_limit=settings.QUIRE_INGEST_TIME_LIMIT,
 )
-def document_ingest_task(document_id: str) -> None:
-    services.document_ingest(document_id=document_id)
+def document_ingest_task(document_id: str, sealed_password: str | None = None) -> None:
+    services.document_ingest(document_id=document_id, sealed_password=sealed_password)

@@ -62,6 +62,7 @@ def document_detail_view(request: HttpRequest, document_id) -> HttpResponse:
             "document": document,
             "report": report,
             "can_delete": permissions.role_allows(role, Action.DELETE),
+            "can_analyse": permissions.role_allows(role, Action.ANALYSE),
             "warnings": (document.ingest_info or {}).get("warnings", []),
         },
     )
@@ -90,6 +91,18 @@ def document_file_view(request: HttpRequest, document_id) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+@login_required
+@require_POST
+def document_password_view(request: HttpRequest, document_id) -> HttpResponse:
+    document = selectors.document_get(user=request.user, document_id=document_id)
+    password = request.POST.get("password", "")
+    if not password:
+        messages.error(request, "Enter the PDF's password.")
+    else:
+        services.document_password_submit(document=document, user=request.user, password=password)
+    return redirect("documents:detail", document_id=document.id)
 
 
 @login_required
