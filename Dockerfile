@@ -10,6 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
+# Tesseract reads scanned pages (OCR); without it such pages are marked "no text layer".
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tesseract-ocr \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 quire \
  && useradd --system --uid 10001 --gid quire --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin quire

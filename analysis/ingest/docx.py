@@ -24,7 +24,7 @@ from lxml import etree
 from analysis.errors import CorruptDocumentError, UnsupportedTypeError
 from analysis.ingest.document import IngestedDocument, is_blank
 from analysis.ingest.limits import DEFAULT_LIMITS, IngestLimits
-from analysis.ingest.text import with_estimated_pages
+from analysis.ingest.estimated_pages import with_estimated_pages
 from analysis.interruptions import is_interruption
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -167,7 +167,7 @@ class _Reader:
     def __init__(
         self,
         styles: dict[str, _StyleInfo],
-        section_breaks: dict[int, bool],
+        section_breaks: dict[etree._Element, bool],
         footnotes: dict[str, str],
         endnotes: dict[str, str],
         *,
@@ -283,7 +283,7 @@ class _Reader:
         self.end_line()
         if properties is not None:
             section = properties.find(_SECT_PR)
-            if section is not None and self._section_breaks.get(id(section), False):
+            if section is not None and self._section_breaks.get(section, False):
                 self.page_break()
 
     def _is_list_item(self, properties: etree._Element | None) -> bool:
@@ -305,9 +305,10 @@ class _Reader:
                 reader = self._child()
                 reader.walk(cell)
                 reader.end_line()
-                text = " ".join(" ".join(line.split()) for line in reader.pages[0])
-                if text.strip():
-                    cells.append(text.strip())
+                # A row is one line, so the cell's own paragraphs and breaks become spaces.
+                text = " ".join(" ".join(reader.pages[0]).split())
+                if text:
+                    cells.append(text)
             # Empty cells are layout (spacers, merged cells' continuations), not content.
             if cells:
                 self.add_line(_CELL_SEPARATOR.join(cells))
@@ -324,8 +325,8 @@ def _direct_or_wrapped(element: etree._Element, tag: str) -> list[etree._Element
     return found
 
 
-def _section_breaks(body: etree._Element) -> dict[int, bool]:
-    """For each paragraph-level w:sectPr (by id), whether the section after it starts a page.
+def _section_breaks(body: etree._Element) -> dict[etree._Element, bool]:
+    """For each paragraph-level w:sectPr, whether the section after it starts a page.
 
     A w:sectPr describes the section it closes, and its w:type says how *that* section
     began, so the break after a section is decided by the next w:sectPr.
@@ -336,12 +337,14 @@ def _section_breaks(body: etree._Element) -> dict[int, bool]:
         if element.getparent() is body
         or (element.getparent().tag == _PPR and element.getparent().getparent().tag == _P)
     ]
-    breaks: dict[int, bool] = {}
+    # Keyed by the elements themselves: holding them keeps lxml handing out the same proxy
+    # objects when the walk meets them again, which id() of a freed proxy would not.
+    breaks: dict[etree._Element, bool] = {}
     for current, following in zip(sections, sections[1:]):
         kind = following.find(_TYPE)
         # A w:sectPr without w:type starts on a new page: that is the format's default.
         value = kind.get(_VAL) if kind is not None else "nextPage"
-        breaks[id(current)] = value in _NEW_PAGE_SECTIONS
+        breaks[current] = value in _NEW_PAGE_SECTIONS
     return breaks
 
 
@@ -352,6 +355,7 @@ def _paragraph_styles(document: docx.document.Document) -> dict[str, _StyleInfo]
     except (KeyError, ValueError):
         return {}
     raw: dict[str, tuple[str | None, bool | None, bool]] = {}
+    default: str | None = None
     for style in root.iter(_STYLE):
         if style.get(_TYPE) not in (None, "paragraph"):
             continue
@@ -371,6 +375,8 @@ def _paragraph_styles(document: docx.document.Document) -> dict[str, _StyleInfo]
             or name.lower() in ("title", "subtitle")
             or _outline_level(properties) < _NO_OUTLINE
         )
+        if style.get(_W + "default") in ("1", "true", "on"):
+            default = style_id
         based_on = style.find(_BASED_ON)
         raw[style_id] = (based_on.get(_VAL) if based_on is not None else None, numbered, heading)
 
@@ -388,6 +394,9 @@ def _paragraph_styles(document: docx.document.Document) -> dict[str, _StyleInfo]
             heading = heading or own_heading
             current = parent
         resolved[style_id] = _StyleInfo(numbered=bool(numbered), heading=heading)
+    if default is not None:
+        # A paragraph that names no style has the default one (usually "Normal").
+        resolved[""] = resolved[default]
     return resolved
 
 

@@ -1,6 +1,7 @@
 """Reads the visible text of an HTML page, including inline-XBRL filings.
 
 It must never fetch anything, run scripts or expand DTD entities; it reads only the bytes given.
+It must never pass estimated pages off as real: a long page is cut by word count and says so.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from lxml import etree
 
 from analysis.errors import CorruptDocumentError
 from analysis.ingest.document import IngestedDocument, is_blank
-from analysis.ingest.encoding import FALLBACK_ENCODING, bom_encoding
+from analysis.ingest.encoding import (
+    FALLBACK_ENCODING,
+    SAMPLE_BYTES,
+    bom_encoding,
+    legacy_encoding,
+)
+from analysis.ingest.estimated_pages import is_long, with_estimated_pages
 
 # Content that a browser never shows as text (noscript only shows with scripts off, and its
 # text usually just asks to turn them on).
@@ -44,6 +51,8 @@ _DECLARED_CHARSET = re.compile(
 _DECLARED_CHARSET_WINDOW = 4096
 # Browsers read these declarations as windows-1252, which is a superset of each.
 _READ_AS_WINDOWS_1252 = frozenset({"latin-1", "iso8859-1", "ascii"})
+ESTIMATED_PAGES_WARNING = "Page numbers are estimates: a web page has no fixed pages."
+
 _SPACE_RUNS = re.compile(r"\s+")
 _LINE_EDGE_SPACES = re.compile(r" *\n *")
 _DOUBLE_SPACES = re.compile(r" {2,}")
@@ -80,6 +89,9 @@ def read(
     result = IngestedDocument.from_pages(
         "html", [text], title=title, author=author, warnings=warnings
     )
+    del text
+    if is_long(result.text):
+        result = with_estimated_pages(result, ESTIMATED_PAGES_WARNING)
     if progress is not None:
         progress(1, 1, "Reading the page")
     return result
@@ -95,7 +107,9 @@ def _encoding(data: bytes) -> str:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        return FALLBACK_ENCODING
+        # Undeclared and not UTF-8: let the detector name the code page, as browsers do;
+        # cp1252 stays the last resort because it decodes any byte.
+        return legacy_encoding(data[:SAMPLE_BYTES]) or FALLBACK_ENCODING
     return "utf-8"
 
 

@@ -10,6 +10,7 @@ import functools
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytesseract
 from PIL import Image, ImageOps
@@ -18,6 +19,9 @@ from pytesseract import Output, TesseractError, TesseractNotFoundError
 from analysis.errors import IngestError
 from analysis.ingest.document import Box
 from analysis.interruptions import is_interruption
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfPage
 
 # OpenMP threads fight each other on a small machine: one thread is about 3x faster on 2 cores.
 if "OMP_THREAD_LIMIT" not in os.environ:
@@ -58,7 +62,7 @@ def available() -> bool:
     return True
 
 
-def recognise_page(page, *, dpi: int = 200, language: str = "eng") -> OcrPage:
+def recognise_page(page: PdfPage, *, dpi: int = 200, language: str = "eng") -> OcrPage:
     """Render a pypdfium2 PdfPage at `dpi` and recognise it; boxes come back in PDF points."""
     width, height = page.get_size()
     # A poster-sized page at full resolution would cost gigabytes; text that large reads fine lower.

@@ -68,8 +68,9 @@ def test_estimated_tokens_are_characters_divided_by_four() -> None:
 
 
 def test_metadata_and_warnings_become_facts(corpus: Path) -> None:
-    scanned = ingestion_facts(ingest(corpus / "pdfs/scan-bad.pdf"))
+    scanned = ingestion_facts(ingest(corpus / "pdfs/scan-bad.pdf", ocr=False))
     assert facts_by_label(scanned)["Pages without text"] == "1"
+    assert facts_by_label(scanned)["Pages with no text layer (not read)"] == "1"
     assert any(f.label == "Warning" and "no text layer" in f.value for f in scanned)
 
     bonterms = ingest(corpus / "docx/bonterms-professional-services-agreement.docx")
@@ -122,7 +123,7 @@ def test_analysis_never_imports_django() -> None:
 
 def test_command_line_summary(corpus: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "analysis.ingest", str(corpus / "pdfs/scan-bad.pdf")],
+        [sys.executable, "-m", "analysis.ingest", "--no-ocr", str(corpus / "pdfs/scan-bad.pdf")],
         cwd=REPO, capture_output=True, text=True, check=True,
     )
     assert "kind: pdf" in completed.stdout
@@ -135,5 +136,5 @@ def test_command_line_reports_errors(corpus: Path) -> None:
         [sys.executable, "-m", "analysis.ingest", str(corpus / "pdfs/empty.pdf")],
         cwd=REPO, capture_output=True, text=True,
     )
-    assert completed.returncode == 1
+    assert completed.returncode == 2
     assert "error (empty): The file is empty." in completed.stderr

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from analysis.errors import NoTextError
 from analysis.ingest import ingest
+from analysis.ingest import html as html_reader
 from analysis.ingest import text as text_reader
 
 
@@ -107,6 +111,122 @@ def test_progress_counts_bytes(tmp_path: Path) -> None:
     assert calls[-1] == (100, 100, "Reading the text")
 
 
+FRENCH = (
+    "Le présent contrat est conclu entre la société Dupont SA et Mme Hélène Lefèvre, "
+    "domiciliée à Besançon. Les parties conviennent de ce qui suit : l’exécution du "
+    "contrat sera réalisée dans les délais prévus à l’article 3, à défaut de quoi une "
+    "pénalité de 500 € par jour de retard sera due.\n"
+)
+JAPANESE = (
+    "本契約は、甲と乙の間で締結されるものとし、両当事者は以下の条項に同意する。"
+    "秘密情報は第三者に開示してはならない。本契約の準拠法は日本法とする。\n"
+)
+CHINESE = "本协议由甲方和乙方签订，双方同意以下条款。保密信息不得向任何第三方披露。本协议自签署之日起生效。\n"
+RUSSIAN = (
+    "Настоящий договор заключен между сторонами о нижеследующем. Стороны обязуются "
+    "соблюдать конфиденциальность полученной информации.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "codec"),
+    [
+        (FRENCH.replace("’", "'").replace("€", "EUR"), "latin-1"),
+        (FRENCH, "cp1252"),
+        (JAPANESE, "shift_jis"),
+        (CHINESE, "gb2312"),
+        (RUSSIAN, "cp1251"),
+    ],
+    ids=["french-latin1", "french-cp1252", "japanese-sjis", "chinese-gb2312", "russian-cp1251"],
+)
+def test_legacy_code_pages_are_detected(tmp_path: Path, source: str, codec: str) -> None:
+    document = ingest(write(tmp_path, f"{codec}.txt", source.encode(codec)))
+    assert document.kind == "text"
+    assert document.text == source
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom(tmp_path: Path, codec: str) -> None:
+    source = "Zürich, Genève and Besançon.\nSecond line.\n"
+    document = ingest(write(tmp_path, "u16.txt", source.encode(codec)))
+    assert document.kind == "text"
+    assert document.text == source
+
+
+def test_legacy_bytes_far_into_the_file_are_detected_from_a_sample_around_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lowered sample size puts the first non-ASCII byte well past the first sample.
+    monkeypatch.setattr(text_reader, "SAMPLE_BYTES", 4096)
+    monkeypatch.setattr(text_reader, "_SAMPLE_LEAD_BYTES", 64)
+    prefix = "Section 1. Plain English preamble.\n" * 1000
+    document = ingest(write(tmp_path, "late.txt", (prefix + RUSSIAN * 20).encode("cp1251")))
+    assert document.text == prefix + RUSSIAN * 20
+
+
+def test_undetectable_bytes_fall_back_to_cp1252(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text_reader, "legacy_encoding", lambda sample: None)
+    document = ingest(write(tmp_path, "odd.txt", b"Price: 10 \x80, na\xefve"), kind="text")
+    assert document.text == "Price: 10 €, naïve"
+
+
+def long_text(lines: int, words_per_line: int = 10) -> str:
+    return "".join(f"L{n} " + "word " * (words_per_line - 1) + "\n" for n in range(lines))
+
+
+def test_short_text_is_one_real_page(tmp_path: Path) -> None:
+    document = ingest(write(tmp_path, "short.txt", long_text(290).encode()))
+    assert len(document.pages) == 1
+    assert not document.pages[0].estimated
+    assert document.warnings == ()
+
+
+def test_long_text_gets_estimated_pages_at_line_ends(tmp_path: Path) -> None:
+    source = long_text(1000)  # 10,000 words
+    document = ingest(write(tmp_path, "long.txt", source.encode()))
+    assert document.text == source  # estimating pages never changes the text
+    assert len(document.pages) == 20
+    assert document.metadata.page_count == 20
+    assert all(page.estimated for page in document.pages)
+    assert document.warnings == (text_reader.ESTIMATED_PAGES_WARNING,)
+    for page in document.pages:
+        page_text = document.page_text(page.number)
+        assert page_text.startswith("L")
+        assert 490 <= len(page_text.split()) <= 510
+    assert document.pages[-1].end == len(source)
+
+
+def test_form_feed_pages_are_real_even_when_long(tmp_path: Path) -> None:
+    source = long_text(400) + "\f" + long_text(400)
+    document = ingest(write(tmp_path, "ff.txt", source.encode()))
+    assert len(document.pages) == 2
+    assert not any(page.estimated for page in document.pages)
+
+
+def test_a_text_without_line_breaks_is_still_paged(tmp_path: Path) -> None:
+    document = ingest(write(tmp_path, "oneline.txt", ("word " * 50_000).encode()))
+    assert len(document.pages) >= 90
+    assert all(len(document.page_text(p.number).split()) <= 500 for p in document.pages)
+
+
+def test_memory_stays_near_the_size_of_the_text(tmp_path: Path) -> None:
+    line = "The Licensee shall pay the fees set out in Schedule 2 within thirty days.\r\n"
+    path = write(tmp_path, "big.txt", (line * 400_000).encode())  # about 30 MB
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        document = ingest(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(document.text) == size - 400_000
+    assert len(document.pages) > 1000
+    # The decoded text, plus the chunks it is joined from, plus small change.
+    assert peak < 2.5 * size, peak / size
+
+
 # --- HTML ---
 
 
@@ -182,3 +302,53 @@ def test_apple_10k_inline_xbrl(corpus: Path) -> None:
     # The ix:header block holds XBRL contexts such as "c-1" and period dates, hidden by CSS.
     assert "xbrli" not in document.text
     assert "http://fasb.org" not in document.text
+    # Facts tagged inline (ix:nonFraction) are shown numbers and stay in the text.
+    assert "Total net sales $ 416,161" in document.text
+    assert len(document.pages) > 40
+    assert all(page.estimated for page in document.pages)
+    assert document.warnings == (html_reader.ESTIMATED_PAGES_WARNING,)
+
+
+def test_apple_10k_contains_the_reference_text_of_item_1(corpus: Path) -> None:
+    reference = json.loads((corpus / "long/apple_10k_2025_item1_business.json").read_text())
+    sentences = [
+        sentence
+        for sentence in re.split(r"(?<=[.!?])\s+", reference["item1_business_text"])
+        if len(sentence.split()) >= 4
+    ]
+    assert len(sentences) > 50
+    # The reference breaks lines around superscripts ("iPhone\n®\nis"), so white space is
+    # dropped altogether before comparing.
+    ours = re.sub(r"\s+", "", ingest(corpus / "long/apple_10k_2025.htm").text)
+    found = [sentence for sentence in sentences if re.sub(r"\s+", "", sentence) in ours]
+    assert len(found) >= 0.9 * len(sentences)
+
+
+def test_inline_xbrl_facts_keep_their_visible_text(tmp_path: Path) -> None:
+    data = (
+        b'<html xmlns:ix="http://www.xbrl.org/2013/inlineXBRL"><body>'
+        b'<div style="display:none"><ix:header><ix:hidden>'
+        b'<ix:nonNumeric name="dei:AmendmentFlag" contextRef="c-1">false</ix:nonNumeric>'
+        b"</ix:hidden></ix:header></div>"
+        b'<p>Net sales were $<ix:nonFraction name="us-gaap:Revenues" contextRef="c-1" '
+        b'unitRef="usd" decimals="-6" scale="6">416,161</ix:nonFraction> million in '
+        b'<ix:nonNumeric name="dei:DocumentFiscalYearFocus" contextRef="c-1">2025'
+        b"</ix:nonNumeric>.</p></body></html>"
+    )
+    document = ingest(write(tmp_path, "ixbrl.htm", data))
+    assert document.text == "Net sales were $416,161 million in 2025."
+
+
+def test_long_html_gets_estimated_pages_at_paragraphs(tmp_path: Path) -> None:
+    paragraphs = "".join(f"<p>P{n} " + "word " * 99 + "</p>" for n in range(40))
+    data = f"<html><body>{paragraphs}</body></html>".encode()
+    document = ingest(write(tmp_path, "long.html", data))
+    assert len(document.pages) == 8
+    assert all(page.estimated for page in document.pages)
+    assert all(document.page_text(p.number).startswith("P") for p in document.pages)
+    assert document.warnings == (html_reader.ESTIMATED_PAGES_WARNING,)
+
+
+def test_html_without_a_declared_charset_is_detected(tmp_path: Path) -> None:
+    data = f"<html><body><p>{RUSSIAN.strip()}</p></body></html>".encode("cp1251")
+    assert ingest(write(tmp_path, "ru.html", data)).text == RUSSIAN.strip()

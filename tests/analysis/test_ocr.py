@@ -26,7 +26,10 @@ def tesseract() -> None:
         return
     if os.environ.get("QUIRE_REQUIRE_OCR"):
         pytest.fail("QUIRE_REQUIRE_OCR is set but the tesseract binary is missing or does not run")
-    pytest.skip("tesseract is not installed (apt-get install tesseract-ocr); set QUIRE_REQUIRE_OCR to fail instead")
+    pytest.skip(
+        "tesseract is not installed (apt-get install tesseract-ocr); "
+        "set QUIRE_REQUIRE_OCR to fail instead"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,8 @@ def jingwei(corpus, tesseract):
         elapsed = time.perf_counter() - started
     finally:
         pdf.close()
-    print(f"\nJINGWEI scan: {len(pages)} pages at {DEFAULT_LIMITS.ocr_dpi} dpi, {elapsed / len(pages):.2f} s a page")
+    per_page = elapsed / len(pages)
+    print(f"\nJINGWEI scan: {len(pages)} pages at {DEFAULT_LIMITS.ocr_dpi} dpi, {per_page:.2f} s a page")
     return pages
 
 
@@ -61,7 +65,8 @@ def test_scanned_contract_reads_like_its_source_text(corpus, jingwei):
     # read with the English model; everything else should be nearly exact.
     assert similarity >= 0.95
     assert recognised.startswith("INTELLECTUAL PROPERTY AGREEMENT")
-    assert all(page.mean_confidence is not None and 0 <= page.mean_confidence <= 100 for _, _, page in jingwei)
+    for _, _, page in jingwei:
+        assert page.mean_confidence is not None and 0 <= page.mean_confidence <= 100
 
 
 def test_line_boxes_lie_on_the_page_from_top_to_bottom(jingwei):
