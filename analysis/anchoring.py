@@ -53,9 +53,8 @@ class Anchor:
 
 _SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u2039\u203a\u0060\u00b4\u02b9\u02bb\u02bc\u02bd\uff07"
 _DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u301d\u301e\u301f\uff02"
-_DASHES = "\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63\uff0d\u2e3a\u2e3b"
-# Hyphens join the parts of one word. U+FFFE is how PDFium reports a hyphen at a line's end.
-_HYPHENS = "-\u2010\u2011\ufffe"
+# Hyphens, dashes and minus signs; U+FFFE is how PDFium reports a hyphen at a line's end.
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63\uff0d\u2e3a\u2e3b\ufffe"
 _SOFT_HYPHEN = "\u00ad"
 # Invisible characters that only steer layout: zero-width space and joiners, word joiner,
 # byte-order mark. PDFs and web pages sprinkle them inside words.
@@ -64,7 +63,7 @@ _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _TABLE: dict[str, str] = {
     **{c: "'" for c in _SINGLE_QUOTES},
     **{c: '"' for c in _DOUBLE_QUOTES},
-    **{c: "-" for c in _DASHES + _HYPHENS},
+    **{c: "-" for c in _DASHES},
     **{c: "" for c in _INVISIBLE},
     _SOFT_HYPHEN: _SOFT_HYPHEN,  # kept for stage two, which removes it
 }
@@ -89,10 +88,11 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 # Everything stage two rewrites; plain text between matches is copied as it is.
 _IRREGULAR = re.compile(
-    # A hyphen between letters, with or without a line break after it. Whether a word broken at
-    # a line's end was "agree-ment" or "non-exclusive" cannot be known, and readers and quotes
-    # disagree ("non- exclusive", "nonexclusive", "non-exclusive"), so every such hyphen goes.
-    r"(?P<join>(?<=[^\W\d_])[-\u00ad]\s*(?=[^\W\d_]))"
+    # A hyphen or dash between letters, with or without white space around it. Whether a word
+    # broken at a line's end was "agree-ment" or "non-exclusive" cannot be known, readers and
+    # quotes disagree ("non- exclusive", "nonexclusive", "non-exclusive") and a model types "-"
+    # for the text's "–" or "—", with or without spaces: between letters, every one goes.
+    r"(?P<join>(?<=[^\W\d_])\s*(?:-+|\u00ad)\s*(?=[^\W\d_]))"
     r"|(?P<soft>\s*\u00ad\s*)"  # elsewhere a soft hyphen is nothing, the space around it one
     r"|(?P<dash>\s*-{2,}\s*|\s+-\s*|-\s+)"  # "--", " - ", "- ": spacing around dashes varies
     r"|(?P<space>\s{2,}|[^\S ])"  # any run of white space other than one plain space
@@ -149,12 +149,8 @@ def fold(text: str) -> Folded:
     for match in _IRREGULAR.finditer(stage_one):
         start, end = match.span()
         keep(position, start)
-        kind = match.lastgroup
-        if kind == "join":
-            # Only hyphens join; a dash between two words ("Company—the") stays a dash.
-            if text[start if origin_one is None else origin_one[start]] not in _HYPHENS + _SOFT_HYPHEN:
-                keep_one("-", start)
-        elif kind == "dash":
+        kind = match.lastgroup  # "join" keeps nothing
+        if kind == "dash":
             keep_one("-", start + match.group().index("-"))
         elif kind == "space" or (kind == "soft" and end - start > 1):
             keep_one(" ", start + (stage_one[start] == _SOFT_HYPHEN))
@@ -203,35 +199,56 @@ class AnchorIndex:
         self.text = text
         self.pages = tuple(pages)
         self._folded = fold(text)
-        self._spaceless: Folded | None = None  # built on the first quote that needs it
+        # Both built on the first quote that needs them.
+        self._spaceless: Folded | None = None
+        self._furniture: re.Pattern[str] | None = None
 
     def find(self, quote: str, *, fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD) -> Anchor | None:
         """The first exact place of `quote` after folding, else the best fuzzy one, else None."""
         needle = fold_quote(quote)
         if not needle:
             return None
-        for start, end in self._exact_spans(needle):
-            return self._anchor(start, end, exact=True, score=1.0)
-        found = self._fuzzy(needle, fuzzy_threshold)
-        if found is None:
+        for found in self._exact_anchors(needle):
+            return found
+        fuzzy = self._fuzzy(needle, fuzzy_threshold)
+        if fuzzy is None:
             return None
-        start, end, score = found
+        start, end, score = fuzzy
         return self._anchor(start, end, exact=False, score=score)
 
     def find_all(self, quote: str) -> tuple[Anchor, ...]:
         """Every exact place of `quote` after folding, in document order (overlaps included)."""
         needle = fold_quote(quote)
-        if not needle:
-            return ()
-        return tuple(
-            self._anchor(start, end, exact=True, score=1.0) for start, end in self._exact_spans(needle)
-        )
+        return tuple(self._exact_anchors(needle)) if needle else ()
 
     def with_pages(self, pages: Sequence[PageSpan]) -> AnchorIndex:
         """The same text with other page offsets, without folding it again."""
         other = copy.copy(self)
         other.pages = tuple(pages)
+        other._furniture = None
         return other
+
+    def _exact_anchors(self, needle: str) -> Iterator[Anchor]:
+        found = False
+        for start, end in self._exact_spans(needle):
+            found = True
+            yield self._anchor(start, end, exact=True, score=1.0)
+        if found:
+            return
+        # A quote copied from the page as printed carries the running header, footer or page
+        # number the reader set aside (CUAD's own text keeps "Source: ... 8-K" inside passages).
+        # Without them it is exact, but only where it runs across a page break, where they sat.
+        if self._furniture is None:
+            self._furniture = _furniture_pattern(self.pages)
+        if self._furniture is _NOTHING:
+            return
+        stripped = re.sub(" {2,}", " ", self._furniture.sub(" ", needle)).strip(" ")
+        if not stripped or stripped == needle:
+            return
+        for start, end in self._exact_spans(stripped):
+            anchored = self._anchor(start, end, exact=True, score=1.0)
+            if len(anchored.pages) > 1:
+                yield anchored
 
     def _exact_spans(self, needle: str) -> Iterator[tuple[int, int]]:
         """Folded-text spans equal to `needle`; failing any, those equal but for white space."""
@@ -286,7 +303,9 @@ class AnchorIndex:
                 # partial_ratio scores a stretch exactly as long as the quote, so a quote with k
                 # characters the passage lacks scores about 1 - k/n there but up to threshold once
                 # _refine trims the stretch: let through what trimming could lift to threshold.
-                aligned = fuzz.partial_ratio_alignment(needle, window, score_cutoff=100 * threshold / (2 - threshold))
+                aligned = fuzz.partial_ratio_alignment(
+                    needle, window, score_cutoff=100 * threshold / (2 - threshold)
+                )
                 if aligned is None:
                     continue
                 start, end, score = _refine(needle, window, aligned.dest_start, aligned.dest_end, slack)
@@ -294,10 +313,30 @@ class AnchorIndex:
                     best = (score, low + start, low + end)
             if best is not None and best[0] >= threshold * 100:
                 break
-        if best is None or best[0] < threshold * 100:
+        if best is None or best[0] < threshold * 100 or best[2] <= best[1]:
             return None
         score, start, end = best
         return start, end, score / 100
+
+
+# Furniture shorter than this ("12", "ii") is only stripped next to longer furniture: alone it
+# cannot be told from the same characters in the passage ("within 12 days").
+_MIN_FURNITURE = 6
+_NOTHING = re.compile(r"(?!)")
+
+
+def _furniture_pattern(pages: Sequence[PageSpan]) -> re.Pattern[str]:
+    """A pattern for the folded furniture of `pages`, with the page numbers next to it."""
+    folded = {fold_quote(line) for page in pages for line in getattr(page, "furniture", ())}
+    longer = sorted((line for line in folded if len(line) >= _MIN_FURNITURE), key=len, reverse=True)
+    if not longer:
+        return _NOTHING
+    pattern = "|".join(map(re.escape, longer))
+    shorter = sorted((line for line in folded if 0 < len(line) < _MIN_FURNITURE), key=len, reverse=True)
+    if shorter:
+        number = "|".join(map(re.escape, shorter))
+        pattern = rf"(?:(?<![^ ])(?:{number}) )?(?:{pattern})(?: (?:{number})(?![^ ]))?"
+    return re.compile(pattern)
 
 
 def _without_spaces(folded: str) -> Folded:

@@ -9,8 +9,6 @@ never in the repository.
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
 import platform
 import statistics
 import subprocess

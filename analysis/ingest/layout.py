@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pypdfium2
 import pypdfium2.raw as pdfium_c
 
 from analysis.ingest.clean import clean_text
@@ -37,6 +38,12 @@ _MIN_COLUMN_SHARE = 0.15
 # Tables also leave vertical gaps; columns of prose are told apart by their long lines.
 _MIN_COLUMN_MEAN_CHARS = 18.0
 _MAX_COLUMNS = 4
+# Sideways text: a page cut into at least this many runs averaging under this many characters.
+_MIN_SIDEWAYS_RUNS = 10
+_SIDEWAYS_CHARS_PER_RUN = 3.0
+# PDF caps a page at 14,400 points; a damaged file may claim more, and the coverage count
+# below allocates one slot per point.
+_MAX_PAGE_EXTENT_PT = 15_000.0
 
 _HYPHENATED_END = re.compile(r"[^\W\d_]-$")
 
@@ -115,7 +122,7 @@ class _Segment:
         return self.x0 <= self.x1
 
 
-def textpage_lines(textpage, frame: PageFrame) -> list[TextLine]:
+def textpage_lines(textpage: pypdfium2.PdfTextPage, frame: PageFrame) -> list[TextLine]:
     """The page's text as visual lines in reading order, each with its box as shown.
 
     PDFium already follows the content stream and breaks lines with CR LF. We split further
@@ -126,7 +133,11 @@ def textpage_lines(textpage, frame: PageFrame) -> list[TextLine]:
     text = textpage.get_text_range()
     if not text:
         return []
-    segments = _segments(textpage, text, frame)
+    segments = _segments(textpage, text, frame, geometric=True)
+    if _sideways(segments):
+        # Text that runs up or down the page as shown (a landscape table on a portrait sheet,
+        # a scan placed sideways) defeats the geometry above; PDFium's own lines still hold.
+        return [_text_line(text, s) for s in _segments(textpage, text, frame, geometric=False)]
     columns = _columns(segments, frame.width)
     if columns:
         segments = _column_order(segments, columns)
@@ -135,7 +146,18 @@ def textpage_lines(textpage, frame: PageFrame) -> list[TextLine]:
     return [_text_line(text, segment) for segment in segments]
 
 
-def _segments(textpage, text: str, frame: PageFrame) -> list[_Segment]:
+def _sideways(segments: Sequence[_Segment]) -> bool:
+    """Whether splitting cut the page into runs of a character or two: text set sideways."""
+    if len(segments) < _MIN_SIDEWAYS_RUNS:
+        return False
+    characters = sum(s.end - s.start for s in segments)
+    return characters < _SIDEWAYS_CHARS_PER_RUN * len(segments)
+
+
+def _segments(
+    textpage: pypdfium2.PdfTextPage, text: str, frame: PageFrame, *, geometric: bool
+) -> list[_Segment]:
+    # `geometric=False` breaks only where PDFium did (and after its hyphens).
     # This loop runs once per character of every page, so it is written for speed: one PDFium
     # call per character, state in local variables, the common unrotated case inline.
     # Text indices match character indices except on pages with characters PDFium leaves out
@@ -179,7 +201,7 @@ def _segments(textpage, text: str, frame: PageFrame) -> list[_Segment]:
             has_box = x1 > x0 or y1 > y0
         if current is not None:
             split = None
-            if has_box and have_previous:
+            if has_box and have_previous and geometric:
                 # Inline form of _split(), kept in step with it.
                 height = y1 - y0
                 if py1 - py0 > height:
@@ -279,7 +301,7 @@ def _columns(segments: Sequence[_Segment], page_width: float) -> list[tuple[floa
         return []
     left = max(0.0, min(s.x0 for s in boxed))
     right = min(max(page_width, 1.0), max(s.x1 for s in boxed))
-    if right - left < 4 * _MIN_GUTTER_PT:
+    if not 4 * _MIN_GUTTER_PT <= right - left <= _MAX_PAGE_EXTENT_PT:
         return []
     # Coverage of each whole point across the text's extent: how many lines cross it.
     size = int(right - left) + 2

@@ -76,14 +76,11 @@ def read(
     `furniture=False` keeps headers, footers and page numbers in the running text where they
     stand; only measurements (comparing with other extractors) want that.
     """
-    with _opened(path, password) as document:
+    with _opened(path, password, limits) as document:
         total = len(document)
         if total == 0:
             raise CorruptDocumentError(_DAMAGED.format("it has no pages"))
-        if total > limits.max_pages:
-            raise TooManyPagesError(
-                f"This PDF has {total:,} pages; at most {limits.max_pages:,} can be read."
-            )
+        _check_page_count(total, limits)
         title, author = _metadata(document)
         reader = _PageReader(document, ocr=ocr, limits=limits)
         raw_pages: list[_RawPage] = []
@@ -96,7 +93,9 @@ def read(
     if furniture:
         splits = split_furniture([p.lines for p in raw_pages])
         pages = [
-            PageLines(p.number, p.width, p.height, s.running, tuple(f.text for f in s.furniture), p.source)
+            PageLines(
+                p.number, p.width, p.height, s.running, tuple(f.text for f in s.furniture), p.source
+            )
             for p, s in zip(raw_pages, splits)
         ]
     else:
@@ -116,8 +115,17 @@ def read(
 # --- opening -------------------------------------------------------------------------------
 
 
+def _check_page_count(total: int, limits: IngestLimits) -> None:
+    if total > limits.max_pages:
+        raise TooManyPagesError(
+            f"This PDF has {total:,} pages; at most {limits.max_pages:,} can be read."
+        )
+
+
 @contextmanager
-def _opened(path: str | os.PathLike[str], password: str | None) -> Iterator[pdfium.PdfDocument]:
+def _opened(
+    path: str | os.PathLike[str], password: str | None, limits: IngestLimits
+) -> Iterator[pdfium.PdfDocument]:
     if os.path.getsize(path) == 0:
         # Only reachable when the caller named the kind and so skipped sniffing.
         raise EmptyDocumentError("The file is empty.")
@@ -137,7 +145,7 @@ def _opened(path: str | os.PathLike[str], password: str | None) -> Iterator[pdfi
     # cross-reference tables) and give PDFium the rebuilt copy.
     with tempfile.TemporaryDirectory(prefix="quire-pdf-") as directory:
         repaired = os.path.join(directory, "repaired.pdf")
-        _repair(path, repaired, password)
+        _repair(path, repaired, password, limits)
         try:
             document = pdfium.PdfDocument(repaired)
         except pdfium.PdfiumError:
@@ -155,13 +163,17 @@ def _password_error(password: str | None) -> PasswordRequiredError | PasswordWro
     return PasswordRequiredError(_PASSWORD_REQUIRED)
 
 
-def _repair(source: str | os.PathLike[str], target: str, password: str | None) -> None:
+def _repair(
+    source: str | os.PathLike[str], target: str, password: str | None, limits: IngestLimits
+) -> None:
     from pypdf import PdfReader, PdfWriter
 
     try:
         reader = PdfReader(source, strict=False)
         if reader.is_encrypted and not reader.decrypt(password or ""):
             raise _password_error(password)
+        # Counted before rewriting, so an oversized file is refused before the costly copy.
+        _check_page_count(len(reader.pages), limits)
         writer = PdfWriter()
         for page in reader.pages:
             writer.add_page(page)
@@ -169,7 +181,7 @@ def _repair(source: str | os.PathLike[str], target: str, password: str | None) -
             raise CorruptDocumentError(_DAMAGED.format("no page could be found in it"))
         with open(target, "wb") as handle:
             writer.write(handle)
-    except (CorruptDocumentError, PasswordRequiredError, PasswordWrongError):
+    except (CorruptDocumentError, PasswordRequiredError, PasswordWrongError, TooManyPagesError):
         raise
     except RecursionError:
         raise CorruptDocumentError(_DAMAGED.format("its structure is nested too deeply")) from None
@@ -248,7 +260,8 @@ class _PageReader:
                 if is_interruption(exc):
                     raise
                 logger.warning("OCR failed on a page", exc_info=True)
-                return _RawPage(number, width, height, tuple(lines), TextSource.NONE, failed=True), RECOGNISING
+                failed = _RawPage(number, width, height, tuple(lines), TextSource.NONE, failed=True)
+                return failed, RECOGNISING
             recognised = tuple(TextLine(text, box) for text, box in result.lines if text.strip())
             return _RawPage(number, width, height, recognised, TextSource.OCR), RECOGNISING
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -42,6 +43,8 @@ def test_em_dash_en_dash_and_hyphen_match_each_other():
     assert _found(text, "payable on demand - without set-off - in full") == text
     assert _found(text, "demand--without set\u2011off") == "demand \u2014 without set-off"
     assert anchor("pages 10\u201312", "pages 10-12", ()).exact
+    assert anchor("the Licensor\u2013Licensee meeting", "the Licensor-Licensee meeting", ()).exact
+    assert anchor("the Company\u2014the Seller", "the Company - the Seller", ()).exact
 
 
 def test_words_hyphenated_across_lines_are_rejoined():
@@ -54,7 +57,11 @@ def test_words_hyphenated_across_lines_are_rejoined():
 def test_compound_broken_at_a_line_end_matches_with_or_without_its_hyphen():
     # PDFium reports a hyphen at a line's end as U+FFFE; CUAD's text as "non- exclusive".
     text = "a non\ufffeexclusive, non-\ntransferable licence"
-    for quote in ("non-exclusive, non-transferable", "nonexclusive, nontransferable", "non- exclusive, non- transferable"):
+    for quote in (
+        "non-exclusive, non-transferable",
+        "nonexclusive, nontransferable",
+        "non- exclusive, non- transferable",
+    ):
         assert anchor(text, quote, ()).exact, quote
 
 
@@ -150,6 +157,23 @@ def test_quote_spanning_two_pages_names_both_pages():
     assert anchor(doc.text, "Page four", doc.pages).pages == (4,)
 
 
+def test_quote_copied_with_the_page_footer_and_number_is_exact_across_the_break():
+    footer = "Source: ACME CORP, 8-K, 8/22/2018"
+    doc = _document("The fees are payable within 27 days", "of invoice, net of any agreed credit.")
+    pages = tuple(
+        replace(page, furniture=(str(26 + page.number), footer)) for page in doc.pages
+    )
+    text = doc.text
+    quote = f"payable within 27 days 27 {footer} of invoice"
+    found = anchor(text, quote, pages)
+    assert found is not None and found.exact and found.pages == (1, 2)
+    assert text[found.start : found.end] == "payable within 27 days" + PAGE_SEPARATOR + "of invoice"
+    # The page number alone is not stripped: "27 days" could as well be the passage's own words.
+    assert AnchorIndex(text, pages).find_all("payable within 27 days 27 of invoice") == ()
+    # Nor is furniture stripped where the passage does not cross a page break.
+    assert AnchorIndex(text, pages).find_all(f"The fees are {footer} payable within") == ()
+
+
 def test_pages_are_those_holding_a_character_of_the_span():
     pages = [Page(number=1, start=0, end=10), Page(number=2, start=12, end=12), Page(number=3, start=14, end=30)]
     assert pages_for_span(0, 10, pages) == (1,)
@@ -214,9 +238,16 @@ def test_anchoring_a_thousand_page_document_is_fast(kind):
     index = AnchorIndex(doc.text, doc.pages)
     built = time.perf_counter() - started
     quotes = {
-        "exact": [f"party number {n} shall deliver {n * 7} units to depot {n % 97}" for n in range(1, 1001, 5)],
-        "fuzzy": [f"party number {n} shall duly deliver {n * 7} units to depot {n % 97} before" for n in range(1, 1001, 5)],
-        "absent": [f"the licensor grants an exclusive licence number {n} in the territory" for n in range(200)],
+        "exact": [
+            f"party number {n} shall deliver {n * 7} units to depot {n % 97}" for n in range(1, 1001, 5)
+        ],
+        "fuzzy": [  # one word more than the passage
+            f"party number {n} shall duly deliver {n * 7} units to depot {n % 97} before"
+            for n in range(1, 1001, 5)
+        ],
+        "absent": [
+            f"the licensor grants an exclusive licence number {n} in the territory" for n in range(200)
+        ],
     }[kind]
     started = time.perf_counter()
     found = [index.find(quote) for quote in quotes]

@@ -38,6 +38,11 @@ FIRST_PAGE_PHRASE = (
 # count restarts with the exhibits), printed mid-sheet right under the last line of text.
 CERES = "contracts_cuad/CERES,INC_01_25_2012-EX-10.20-Collaboration Agreement.PDF"
 
+EXPECTED_TEXT = {
+    "password-example.pdf": "Backup4all",
+    "aes-256.pdf": "Secret!",
+    "libreoffice-writer-password.pdf": "Lorem ipsum dolor sit amet",
+}
 ENCRYPTED = [
     ("password-example.pdf", "test"),
     ("aes-256.pdf", "foo"),
@@ -109,26 +114,25 @@ def test_every_line_indexes_exactly_its_own_text_within_its_page(ceres: Ingested
 
 
 def test_line_boxes_lie_on_the_page_and_follow_reading_order(ceres: IngestedDocument) -> None:
-    steps = downward = 0
     for page in ceres.pages:
         assert page.width and page.height
         for line in page.lines:
             b = line.box
             assert -1 <= b.x0 < b.x1 <= page.width + 1
             assert -1 <= b.y0 < b.y1 <= page.height + 1
+    # The contract's prose reads top to bottom. At most one line per page goes back up: some
+    # section headings come last in the page's content stream, and PDFium keeps that order.
+    # (The appendix tables further on read row by row, cell by cell, as they should.)
+    for page in ceres.pages[2:30]:
         tops = [line.box.y0 for line in page.lines]
-        steps += len(tops) - 1
-        downward += sum(b >= a - 1 for a, b in zip(tops, tops[1:]))
-    # A single-column contract reads top to bottom. (A few section headings come last in the
-    # page's content stream; PDFium keeps that order and so do we.)
-    assert downward >= 0.97 * steps
+        assert sum(b < a - 1 for a, b in zip(tops, tops[1:])) <= 1, page.number
 
 
 def test_a_line_box_covers_the_words_of_that_line(corpus: Path) -> None:
     document = ingest(corpus / f"{CONTRACT}.pdf")
     line = next(
         line for line in document.pages[0].lines
-        if document.text[line.start : line.end].startswith("by and between Lucent")
+        if document.text[line.start : line.end].startswith("at 600 Mountain Avenue")
     )  # fmt: skip
     with pypdfium2.PdfDocument(corpus / f"{CONTRACT}.pdf") as source:
         page = source[0]
@@ -151,7 +155,7 @@ def test_running_footers_go_to_furniture_not_to_the_text(ceres: IngestedDocument
     footer = re.compile(r"CERES-IGER Collaboration Agreement\s+Page \d+ of \d+")
     assert not footer.search(ceres.text)
     with_footer = [p for p in ceres.pages if any(footer.fullmatch(f) for f in p.furniture)]
-    assert len(with_footer) >= 100
+    assert len(with_footer) == 74  # the exhibits have footers of their own
     assert "CERES-IGER Collaboration Agreement Page 4 of 75" in ceres.pages[3].furniture
 
 
@@ -165,47 +169,51 @@ def test_a_sentence_across_a_page_break_reads_on_without_the_footer(
     assert ceres.pages[8].furniture == ("CERES-IGER Collaboration Agreement Page 9 of 75",)
 
 
+BODY = [
+    "The Supplier shall deliver the Goods on the dates set out in Schedule 2.",
+    "Risk in the Goods passes to the Buyer on delivery at the agreed place.",
+    "Either party may end this agreement by written notice of ninety days.",
+    "All notices shall be in writing and sent to the addresses set out above.",
+    "This agreement is governed by the laws of the State of New York.",
+]
+
+
 def test_furniture_repeated_on_enough_pages_is_set_aside() -> None:
-    pages = []
-    for number in range(1, 6):
-        pages.append(
-            [
-                TextLine("ACME Supply Agreement - Confidential", box(30, 40)),
-                TextLine(f"Body text of page {number} that says something.", box(100, 110)),
-                TextLine("Another line of the body.", box(112, 122)),
-                TextLine(f"Page {number} of 5", box(750, 760)),
-            ]
-        )
+    pages = [
+        [
+            TextLine("ACME Supply Agreement - Confidential", box(30, 40)),
+            TextLine(BODY[number - 1], box(100, 110)),
+            TextLine(BODY[number % 5][::-1], box(112, 122)),
+            TextLine(BODY[(number + 1) % 5].upper(), box(124, 134)),
+            TextLine(f"Page {number} of 5", box(750, 760)),
+        ]
+        for number in range(1, 6)
+    ]
     splits = split_furniture(pages)
-    for number, split in enumerate(splits, start=1):
+    for number, (lines, split) in enumerate(zip(pages, splits), start=1):
         assert [line.text for line in split.furniture] == [
             "ACME Supply Agreement - Confidential",
             f"Page {number} of 5",
         ]
-        assert [line.text for line in split.running] == [
-            f"Body text of page {number} that says something.",
-            "Another line of the body.",
-        ]
+        assert split.running == tuple(lines[1:4])
 
 
-def test_a_phrase_on_few_pages_or_deep_in_the_page_stays_text() -> None:
+def test_a_phrase_on_few_pages_stays_text() -> None:
     pages = [
         [
             TextLine("Title on two pages only" if number < 3 else f"Heading {number}", box(30, 40)),
-            TextLine("Body one.", box(100, 110)),
-            TextLine("Repeated body line", box(200, 210)),
-            TextLine("Body three.", box(300, 310)),
-            TextLine("Closing line.", box(400, 410)),
+            TextLine(BODY[number % 5], box(100, 110)),
+            TextLine(f"Clause {number}.1 applies to {BODY[(number + 2) % 5]}", box(300, 310)),
+            TextLine(BODY[(number + 3) % 5][::-1], box(400, 410)),
         ]
         for number in range(1, 11)
     ]
     splits = split_furniture(pages)
-    # "Heading N" repeats as "heading #" on 8 of 10 pages: that is a running header.
-    assert splits[5].furniture == (pages[5][0],)
-    assert splits[0].furniture == ()  # the two-page title is text
-    assert all(
-        any(line.text == "Repeated body line" for line in split.running) for split in splits
-    )
+    # "Heading N" repeats as "heading #" on 8 of 10 pages: that is a running header; the
+    # two-page title is text, and so are body lines that happen to start or end a page.
+    assert [split.furniture for split in splits[2:]] == [(lines[0],) for lines in pages[2:]]
+    assert splits[0].furniture == () and splits[1].furniture == ()
+    assert all(len(split.running) == 3 for split in splits[2:])
 
 
 def test_single_page_document_loses_only_its_page_number() -> None:
@@ -255,11 +263,16 @@ def test_a_dash_after_a_space_is_not_a_hyphenation() -> None:
 
 
 def test_assembled_pages_have_exact_offsets_and_keep_furniture() -> None:
+    first = (
+        TextLine("First line", box(10, 20)),
+        TextLine("con-", box(30, 40)),
+        TextLine("tinued", box(50, 60)),
+    )
     pages = [
-        PageLines(1, 612.0, 792.0, (TextLine("First line", box(10, 20)), TextLine("con-", box(30, 40)), TextLine("tinued", box(50, 60))), ("Page 1",)),
+        PageLines(1, 612.0, 792.0, first, ("Page 1",)),
         PageLines(2, 612.0, 792.0, (), (), TextSource.NONE),
         PageLines(3, 612.0, 792.0, (TextLine("Last\x00 line", box(10, 20)),)),
-    ]  # fmt: skip
+    ]
     text, built = assemble(pages)
     assert text == "First line\ncontinued\n\n\n\nLast line"
     assert [text[p.start : p.end] for p in built] == ["First line\ncontinued", "", "Last line"]
@@ -309,7 +322,7 @@ def test_two_column_paper_keeps_its_columns_apart(corpus: Path) -> None:
 @pytest.mark.parametrize("name, password", ENCRYPTED)
 def test_the_right_password_opens_the_pdf(corpus: Path, name: str, password: str) -> None:
     document = ingest(corpus / "pdfs" / name, password=password, ocr=False)
-    assert len(collapse(document.text)) > 20
+    assert EXPECTED_TEXT[name] in document.text
 
 
 @pytest.mark.parametrize("name", sorted({name for name, _ in ENCRYPTED}))
@@ -331,10 +344,11 @@ def test_a_wrong_password_is_refused_without_echoing_it(corpus: Path, name: str)
 def test_encrypted_attachment_opens_without_a_password(corpus: Path) -> None:
     # pdf.js's file encrypts an attachment, not the page: PDFium opens it with the empty user
     # password (pypdf cannot). Its one page shows only a few characters, so it has no text.
-    with pytest.raises(NoTextError):
-        ingest(corpus / "pdfs/encrypted-attachment.pdf", ocr=False)
-    document = pdf.read(corpus / "pdfs/encrypted-attachment.pdf", password="wrong", ocr=False)
-    assert document.pages[0].source == TextSource.NONE
+    for password in (None, "wrong"):
+        document = ingest(corpus / "pdfs/encrypted-attachment.pdf", password=password, ocr=False)
+        assert document.text == "Example"
+        # Seven characters are too few for a page of text: it counts as an image-only page.
+        assert document.pages[0].source == TextSource.NONE
 
 
 # --- damage, limits, progress ------------------------------------------------------------
@@ -382,16 +396,58 @@ def test_corrupted_xref_on_a_rotated_page_is_read(corpus: Path) -> None:
     assert "Beautiful is better than ugly." in document.page_text(1).split("\n")
 
 
-def test_a_pdf_pdfium_cannot_parse_is_repaired_with_pypdf(
-    corpus: Path, tmp_path: Path
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_boxes_follow_the_page_as_shown_when_it_is_rotated(
+    corpus: Path, tmp_path: Path, rotation: int
 ) -> None:
-    damaged = tmp_path / "damaged.pdf"
-    data = (corpus / "pdfs/dmca.pdf").read_bytes()
-    # Wreck the header and every "xref" keyword: PDFium refuses, pypdf rebuilds by scanning.
-    damaged.write_bytes(b"%PDX-1.4" + data[8:].replace(b"startxref", b"startxrex"))
-    with pytest.raises(pypdfium2.PdfiumError):
-        pypdfium2.PdfDocument(damaged)
-    document = ingest(damaged)
+    source = corpus / "pdfs/dmca.pdf"
+    upright = ingest(source)
+    footnote = next(
+        line for line in upright.pages[0].lines
+        if upright.text[line.start : line.end].startswith("Pub. L. No. 105-304")
+    )  # fmt: skip
+    with pypdfium2.PdfDocument(source) as document:
+        page = document[0]
+        page.set_rotation(rotation)
+        page.close()
+        document.save(tmp_path / "rotated.pdf")
+    rotated = ingest(tmp_path / "rotated.pdf")
+    page = rotated.pages[0]
+    line = next(
+        line for line in page.lines
+        if rotated.text[line.start : line.end].startswith("Pub. L. No. 105-304")
+    )  # fmt: skip
+    w, h = upright.pages[0].width, upright.pages[0].height
+    b = footnote.box
+    # Where the upright box lands once the sheet is turned clockwise by `rotation` degrees.
+    expected = {
+        90: (h - b.y1, b.x0, h - b.y0, b.x1),
+        180: (w - b.x1, h - b.y1, w - b.x0, h - b.y0),
+        270: (b.y0, w - b.x1, b.y1, w - b.x0),
+    }[rotation]
+    assert (page.width, page.height) == ((h, w) if rotation != 180 else (w, h))
+    # Within a few points: upright, the footnote mark "1" joins the line; turned, it may not.
+    assert (line.box.x0, line.box.y0, line.box.x1, line.box.y1) == pytest.approx(expected, abs=5)
+    assert "Pub. L. No. 105-304, 112 Stat. 2860 (Oct. 28, 1998)." in rotated.text
+
+
+def test_a_pdf_pdfium_cannot_parse_is_repaired_with_pypdf(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No corpus file is readable by pypdf yet refused by PDFium (PDFium repairs more), so PDFium
+    # is made to refuse the original; the copy pypdf rebuilds must then be read.
+    real = pypdfium2.PdfDocument
+    opened: list[str] = []
+
+    def refusing(path, password=None):
+        opened.append(Path(path).name)
+        if len(opened) == 1:
+            raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).", 3)
+        return real(path, password=password)
+
+    monkeypatch.setattr(pdf.pdfium, "PdfDocument", refusing)
+    document = ingest(corpus / "pdfs/dmca.pdf")
+    assert opened == ["dmca.pdf", "repaired.pdf"]
     assert "Digital Millennium Copyright Act" in document.text
     assert len(document.pages) == 18
 
@@ -465,17 +521,21 @@ def test_pdf_with_no_pages_is_corrupt(tmp_path: Path) -> None:
     with path.open("wb") as handle:
         PdfWriter().write(handle)
     assert len(PdfReader(path).pages) == 0
-    with pytest.raises(CorruptDocumentError, match="no pages|invalid"):
+    with pytest.raises(CorruptDocumentError, match="no page"):
         ingest(path)
 
 
 # --- image-only pages ------------------------------------------------------------------------
 
 
-def test_scanned_page_without_ocr_has_no_text(corpus: Path) -> None:
+def test_image_only_pdf_without_ocr_has_no_text(corpus: Path) -> None:
     with pytest.raises(NoTextError):
-        ingest(corpus / "pdfs/scan-bad.pdf", ocr=False)
-    document = pdf.read(corpus / "pdfs/scan-bad.pdf", ocr=False)
+        ingest(corpus / "pdfs/175.pdf", ocr=False)
+
+
+def test_scanned_page_keeps_its_stray_characters_and_warns(corpus: Path) -> None:
+    # The scan carries a few characters of text layer: too few for a page of text, kept anyway.
+    document = ingest(corpus / "pdfs/scan-bad.pdf", ocr=False)
     assert len(document.pages) == 1
     assert document.pages[0].source == TextSource.NONE
     assert document.warnings == (
