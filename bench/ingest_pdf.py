@@ -144,8 +144,8 @@ def machine() -> str:
     memory = run("free", "-g").splitlines()[1].split()[1]
     return (
         f"{run('nproc')} cores (`nproc`), {memory} GiB RAM (`free -g`), "
-        f"Python {platform.python_version()}, pypdfium2 {pypdfium2.V_PYPDFIUM2} "
-        f"(PDFium {pypdfium2.V_LIBPDFIUM}), {pdftotext_version}"
+        f"Python {platform.python_version()}, pypdfium2 {pypdfium2.PYPDFIUM_INFO} "
+        f"(PDFium {pypdfium2.PDFIUM_INFO}), {pdftotext_version}"
     )
 
 

@@ -129,7 +129,8 @@ def _crashed(returncode: int | None, limits: IngestLimits) -> errors.QuireError:
         return errors.IngestTimeoutError("Reading this file used more processor time than allowed; Quire stopped it.")
     if returncode is not None and returncode < 0:
         return errors.CorruptDocumentError(
-            f"Reading this file crashed the document reader (signal {-returncode}); the file may be damaged."
+            f"Reading this file crashed the document reader (signal {-returncode}); "
+            "the file may be damaged or need more memory than Quire allows."
         )
     return errors.CorruptDocumentError("Reading this file stopped the document reader; the file may be damaged.")
 
@@ -142,10 +143,12 @@ def _emit(message: dict) -> None:
     sys.stdout.flush()
 
 
-def _child_main() -> int:
-    import resource
+_OUT_OF_MEMORY = "Reading this file needs more memory than Quire allows for one document."
 
-    from analysis.ingest import ingest
+
+def _child_main() -> int:
+    import errno
+    import resource
 
     job = json.loads(sys.stdin.read())
     limits = IngestLimits(**job["limits"])
@@ -154,6 +157,9 @@ def _child_main() -> int:
     cpu = int(limits.time_budget_s) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     try:
+        # Imported under the limits: a library that cannot even load is a memory failure too.
+        from analysis.ingest import ingest
+
         document = ingest(
             job["path"],
             kind=job["kind"],
@@ -162,15 +168,19 @@ def _child_main() -> int:
             limits=limits,
             progress=lambda done, total, stage: _emit({"progress": [done, total, stage]}),
         )
+        with open(job["result_path"], "wb") as handle:
+            pickle.dump(document, handle, protocol=pickle.HIGHEST_PROTOCOL)
     except errors.QuireError as error:
         _emit({"error": {"class": type(error).__name__, "code": error.code, "message": error.message}})
         return 0
     except MemoryError:
-        message = "Reading this file needs more memory than Quire allows for one document."
-        _emit({"error": {"class": "DocumentTooLargeError", "code": "too_large", "message": message}})
+        _emit({"error": {"class": "DocumentTooLargeError", "code": "too_large", "message": _OUT_OF_MEMORY}})
         return 0
-    with open(job["result_path"], "wb") as handle:
-        pickle.dump(document, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError as error:
+        if error.errno != errno.ENOMEM and "allocate memory" not in str(error):
+            raise
+        _emit({"error": {"class": "DocumentTooLargeError", "code": "too_large", "message": _OUT_OF_MEMORY}})
+        return 0
     _emit({"done": True})
     return 0
 

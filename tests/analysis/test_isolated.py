@@ -38,9 +38,13 @@ def test_a_runaway_child_is_stopped_at_the_time_budget(corpus: Path) -> None:
     assert "took longer than" in info.value.message
 
 
-def test_a_child_starved_of_memory_fails_cleanly(corpus: Path) -> None:
-    with pytest.raises(QuireError):
-        ingest_isolated(corpus / CONTRACT, limits=IngestLimits(memory_bytes=64 * 1024 * 1024))
+@pytest.mark.parametrize("megabytes", [48, 120])
+def test_a_child_starved_of_memory_fails_cleanly_and_the_caller_goes_on(corpus: Path, megabytes: int) -> None:
+    with pytest.raises(QuireError) as info:
+        ingest_isolated(corpus / "long" / "freeculture.pdf", ocr=False, limits=IngestLimits(memory_bytes=megabytes << 20))
+    assert info.value.code in {"too_large", "corrupt"}
+    assert "memory" in info.value.message
+    assert ingest_isolated(corpus / CONTRACT, ocr=False).pages
 
 
 def _children_running_isolated() -> list[int]:

@@ -76,8 +76,8 @@ def test_bad_files_end_clearly_and_the_worker_keeps_going(
     assert not Document.objects.exists()
 
     # A damaged PDF passes the upload check (it is a PDF) and fails in the worker, original kept.
-    [damaged] = _upload(client, workspace, _named((corpus / "pdfs" / "issue-1113-evil-xobjects.pdf").read_bytes(), "evil.pdf"))
-    document = wait_for_document(Document.objects.get(original_name="evil.pdf").id, worker=celery_worker_process)
+    [damaged] = _upload(client, workspace, _named((corpus / "pdfs" / "DERIVED_dmca_truncated.pdf").read_bytes(), "truncated.pdf"))
+    document = wait_for_document(Document.objects.get(original_name="truncated.pdf").id, worker=celery_worker_process)
     assert document.status == "failed"
     assert document.error_message and "Traceback" not in document.error_message
     assert document.file.storage.exists(document.file.name)

@@ -79,7 +79,7 @@ def test_each_step_is_idempotent(contract):
 
 
 def test_damaged_pdf_fails_with_a_readable_reason_and_keeps_the_original(corpus, workspace):
-    document = _document_from(workspace, corpus / "pdfs" / "issue-1113-evil-xobjects.pdf", "pdf")
+    document = _document_from(workspace, corpus / "pdfs" / "DERIVED_dmca_truncated.pdf", "pdf")
     document_services.document_ingest(document_id=document.id)
     report_services.report_generate(document_id=document.id)
     document.refresh_from_db()
