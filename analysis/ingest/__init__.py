@@ -70,13 +70,15 @@ def ingest(
         raise EmptyDocumentError("The file is empty.")
     document = _read(path, kind=kind, password=password, ocr=ocr, limits=limits, progress=progress)
     if is_blank(document.text):
-        raise NoTextError(_no_text_message(document))
+        raise NoTextError(_no_text_message(document, ocr=ocr))
     language = guess_language(document.text)
     return replace(document, metadata=replace(document.metadata, language=language))
 
 
-def _no_text_message(document: IngestedDocument) -> str:
+def _no_text_message(document: IngestedDocument, *, ocr: bool) -> str:
     if any(page.source == TextSource.NONE for page in document.pages):
+        if not ocr:
+            return "No text was found: the pages are images and OCR was turned off."
         return "No text was found: the pages are images and OCR (Tesseract) is not installed."
     return "No text was found in this document."
 

@@ -93,14 +93,30 @@ def test_files_chosen_and_dropped_upload_with_progress_and_turn_ready_without_re
     page.screenshot(path=str(tmp_path / "workspace.png"), full_page=True)
 
 
-def test_document_page_shows_a_failure_reason_live(page, live_server, corpus, celery_worker_process):
+def test_protected_pdf_asks_for_its_password_on_the_page_then_reads(page, live_server, corpus, celery_worker_process):
     owner = factories.make_user("fay")
-    workspace = factories.make_workspace(owner, name="Failures")
+    workspace = factories.make_workspace(owner, name="Locked files")
     _log_in(page, live_server, owner)
     page.goto(f"{live_server.url}/w/{workspace.id}/")
     page.set_input_files("#upload-input", [str(corpus / "pdfs" / "password-example.pdf")])
     row = page.locator("#documents tbody tr[data-doc-id]")
     row.wait_for()
     row.locator("a.doc-name").click()
-    page.wait_for_function("document.querySelector('#doc-state [data-field=status_label]').textContent === 'Failed'", timeout=60_000)
+    # The page notices by itself that the worker needs a password, and shows the form.
+    password = page.locator("input[name=password]")
+    password.wait_for(timeout=60_000)
     assert "password" in page.locator("#doc-state .error").inner_text().lower()
+
+    password.fill("wrong")
+    page.click(".password-form button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#doc-state .error') && /not correct/.test(document.querySelector('#doc-state .error').textContent)",
+        timeout=60_000,
+    )
+    page.fill("input[name=password]", "test")
+    page.click(".password-form button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#doc-state [data-field=status_label]').textContent === 'Ready'", timeout=60_000
+    )
+    # Once ready, the page reloads itself to offer the report.
+    page.locator("a:has-text('Open report')").wait_for(timeout=20_000)
