@@ -228,6 +228,7 @@ def _segments(
             current = _Segment(index, row)
         current.end = index + 1
         if has_box:
+            # _Segment.add_box inlined: this runs once per character of every page.
             if x0 < current.x0:
                 current.x0 = x0
             if y0 < current.y0:
