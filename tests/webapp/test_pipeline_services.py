@@ -139,3 +139,30 @@ def test_ingest_works_from_a_storage_without_local_paths(contract, monkeypatch, 
     document_services.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert document.status == DocumentStatus.ANALYSING and document.page_count > 0
+
+
+def test_page_geometry_is_stored_for_highlighting(contract):
+    import pypdf
+
+    document, path = contract
+    document_services.document_ingest(document_id=document.id)
+    document.refresh_from_db()
+    first = document.pages.get(number=1)
+    mediabox = pypdf.PdfReader(path).pages[0].mediabox
+    assert (round(first.width), round(first.height)) == (round(mediabox.width), round(mediabox.height))
+    assert first.source == "text" and not first.estimated
+    start, end, x0, y0, x1, y1 = first.lines[0]
+    assert first.start <= start < end <= first.end
+    assert 0 <= x0 < x1 <= first.width and 0 <= y0 < y1 <= first.height
+    rebuilt = document_services.document_as_ingested(document)
+    assert rebuilt.pages[0].lines[0].box.x0 == x0
+    assert document.language == "en"
+
+
+def test_docx_pages_are_labelled_as_estimates_on_the_page(corpus, workspace, login):
+    document = _document_from(workspace, corpus / "docx" / "common-paper-cloud-service-agreement.docx", "docx")
+    document_services.document_ingest(document_id=document.id)
+    document.refresh_from_db()
+    assert document.pages.filter(estimated=True).count() == document.page_count > 1
+    page = login(workspace.created_by).get(f"/d/{document.id}/").content.decode()
+    assert "(estimated: this format has no fixed pages)" in page

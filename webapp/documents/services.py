@@ -271,6 +271,7 @@ def _ingest_save(*, document_id, ingested: IngestedDocument) -> None:
         "title": ingested.metadata.title,
         "author": ingested.metadata.author,
         "warnings": list(ingested.warnings),
+        "pages_estimated": any(page.estimated for page in ingested.pages),
     }
     document.status = DocumentStatus.ANALYSING
     document.progress = INGEST_PROGRESS[1]
