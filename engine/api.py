@@ -1,13 +1,51 @@
 """The Engine protocol and its request/response types: the only names other packages import.
 
-Every engine (in-process local, `engine serve`, vLLM, SGLang, a hosted API) speaks the shape of the
-OpenAI chat/completions API. Nothing here knows about HTTP handlers, users or the database.
+Every engine (in-process local, `engine serve`, vLLM, SGLang, a hosted API) is reached through this
+shape, which mirrors the OpenAI chat/completions API. Nothing here knows about HTTP handlers,
+users or the database, and nothing here imports torch: the web app must be able to import it cheaply.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+
+class EngineError(Exception):
+    """A request an engine could not serve, with a message fit to show an operator."""
+
+    code: str = "engine_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ContextOverflowError(EngineError):
+    """The prompt plus the requested new tokens do not fit the model's context or the memory budget."""
+
+    code = "context_overflow"
+
+
+class ModelNotFoundError(EngineError):
+    code = "model_not_found"
+
+
+class EngineUnavailableError(EngineError):
+    """The engine cannot be reached (server down, hub unreachable offline, retries exhausted)."""
+
+    code = "engine_unavailable"
+
+
+class InvalidRequestError(EngineError):
+    """The request itself is wrong (malformed JSON schema, empty prompt, bad parameter)."""
+
+    code = "invalid_request"
+
+
+class CancelledError(EngineError):
+    code = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -18,37 +56,77 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    messages: tuple[ChatMessage, ...]
-    max_new_tokens: int = 1024
-    temperature: float = 0.0
+    """Either `messages` (chat, the model's chat template applies) or `prompt` (raw text)."""
+
+    messages: tuple[ChatMessage, ...] = ()
+    prompt: str | None = None
+    max_tokens: int = 1024
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 1.0
     stop: tuple[str, ...] = ()
+    seed: int | None = None
+    # {"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}} as in the OpenAI API.
+    response_format: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.messages) == (self.prompt is not None):
+            raise InvalidRequestError("A request needs exactly one of `messages` or `prompt`.")
+        if self.max_tokens < 1:
+            raise InvalidRequestError("max_tokens must be at least 1.")
+
+
+class Stage:
+    LOADING = "loading"
+    PREFILL = "prefill"
+    DECODE = "decode"
 
 
 @dataclass(frozen=True)
 class GenerationProgress:
-    """Reported while a request runs: how much of the prompt is read, how many tokens are out."""
+    """Reported while a request runs: which stage, and tokens done out of the stage's total."""
 
-    prompt_tokens_done: int
-    prompt_tokens_total: int
-    generated_tokens: int = 0
+    stage: str
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
 class GenerationResult:
     text: str
+    token_ids: tuple[int, ...]
     prompt_tokens: int
     generated_tokens: int
-    finish_reason: str
-    extra: dict = field(default_factory=dict)
+    finish_reason: str  # "stop", "length" or "cancelled"
+    # Measured timings and memory, where the engine knows them (local engines do).
+    prefill_seconds: float | None = None
+    decode_seconds: float | None = None
+    cached_prompt_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CancelToken(Protocol):
+    def is_set(self) -> bool: ...
 
 
 @runtime_checkable
 class Engine(Protocol):
-    name: str
+    model_id: str
+    max_context: int
 
     def generate(
         self,
         request: GenerationRequest,
-        *,
-        progress: Callable[[GenerationProgress], None] | None = None,
+        on_progress: Callable[[GenerationProgress], None] | None = None,
+        cancel: CancelToken | None = None,
     ) -> GenerationResult: ...
+
+    def stream(
+        self,
+        request: GenerationRequest,
+        on_progress: Callable[[GenerationProgress], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[str]:
+        """Yields the generated text piece by piece as it is decoded."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...

@@ -1,0 +1,286 @@
+"""LocalEngine: the Engine protocol over an in-process transformers model.
+
+Greedy requests share one continuous batch (paged KV cache, chunked prefill, prefix reuse across requests).
+Sampled and JSON-schema requests run through model.generate one at a time, because transformers 5.23's
+batch applies only logits processors built from one GenerationConfig for all requests: it has no hook for a
+per-request grammar processor, and sampling there draws from one unseeded generator shared by the batch.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.api import (
+    CancelledError,
+    CancelToken,
+    EngineError,
+    EngineUnavailableError,
+    GenerationProgress,
+    GenerationRequest,
+    GenerationResult,
+    InvalidRequestError,
+    Stage,
+)
+from engine.local.batching import SharedBatch, Step
+from engine.local.loading import load
+from engine.local.memory import MemoryPlan, plan_memory
+from engine.local.structured import GrammarCache, schema_of
+
+ProgressCallback = Callable[[GenerationProgress], None] | None
+_POLL_SECONDS = 0.02
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class LocalEngine:
+    def __init__(self, *, model, tokenizer, model_id: str, eos_token_ids: list[int], plan: MemoryPlan,
+                 allow_block_sharing: bool = True) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.eos_token_ids = list(eos_token_ids)
+        self.plan = plan
+        self.max_context = plan.max_context
+        self._batch = SharedBatch(
+            model,
+            eos_token_ids=self.eos_token_ids,
+            page_size=plan.page_size,
+            num_blocks=plan.num_blocks,
+            max_batch_tokens=plan.max_batch_tokens,
+            allow_block_sharing=allow_block_sharing,
+        )
+        self._solo = threading.Lock()  # model.generate path: one at a time (it seeds the global generator)
+        self._grammars = GrammarCache(tokenizer, vocab_size=model.config.get_text_config().vocab_size)
+        self._finalizer = weakref.finalize(self, self._batch.close)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str | Path,
+        *,
+        device: str = "cpu",
+        dtype=None,
+        memory_budget_bytes: int | None = None,
+        page_size: int = 256,
+        max_batch_tokens: int = 512,
+        allow_block_sharing: bool = True,
+        on_progress: ProgressCallback = None,
+    ) -> LocalEngine:
+        """Load from a local directory, or from a hub id only where it is cached or the hub answers now."""
+        if on_progress:
+            on_progress(GenerationProgress(Stage.LOADING, 0, 1))
+        loaded = load(model, device=device, dtype=dtype)
+        plan = plan_memory(
+            loaded.model.config,
+            dtype_bytes=loaded.model.dtype.itemsize,
+            page_size=page_size,
+            max_batch_tokens=max_batch_tokens,
+            budget_bytes=memory_budget_bytes,
+            uses_mask=not loaded.attn_implementation.startswith("flash"),
+        )
+        engine = cls(model=loaded.model, tokenizer=loaded.tokenizer, model_id=str(model), eos_token_ids=loaded.eos_token_ids,
+                     plan=plan, allow_block_sharing=allow_block_sharing)
+        if on_progress:
+            on_progress(GenerationProgress(Stage.LOADING, 1, 1))
+        return engine
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ text <-> ids
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        """The token ids the model sees for a request: chat template for messages, the raw text otherwise."""
+        if request.prompt is not None:
+            ids = self.tokenizer.encode(request.prompt, add_special_tokens=True)
+        else:
+            if not getattr(self.tokenizer, "chat_template", None):
+                raise InvalidRequestError(f"{self.model_id} has no chat template; send a raw `prompt` instead of `messages`.")
+            text = self.tokenizer.apply_chat_template(
+                [{"role": m.role, "content": m.content} for m in request.messages], add_generation_prompt=True, tokenize=False
+            )
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+        if not ids:
+            raise InvalidRequestError("The prompt is empty after tokenisation.")
+        return list(ids)
+
+    # ------------------------------------------------------------------ the protocol
+
+    def generate(self, request: GenerationRequest, on_progress: ProgressCallback = None,
+                 cancel: CancelToken | None = None) -> GenerationResult:
+        """A cancelled request returns what it had with finish_reason "cancelled" (stream() raises instead)."""
+        run = self._run(request, on_progress, cancel)
+        while True:
+            try:
+                next(run)
+            except StopIteration as done:
+                return done.value
+
+    def stream(self, request: GenerationRequest, on_progress: ProgressCallback = None,
+               cancel: CancelToken | None = None) -> Iterator[str]:
+        """Text pieces as decoded; a cancelled request raises CancelledError after the pieces it produced."""
+        result = yield from self._run(request, on_progress, cancel)
+        if result.finish_reason == "cancelled":
+            raise CancelledError(f"Cancelled after {result.generated_tokens} generated tokens.")
+
+    # ------------------------------------------------------------------ one request
+
+    def _run(self, request: GenerationRequest, on_progress: ProgressCallback, cancel: CancelToken | None):
+        if request.temperature < 0 or not 0 < request.top_p <= 1:
+            raise InvalidRequestError("temperature must be >= 0 and top_p in (0, 1].")
+        schema = schema_of(request.response_format)
+        ids = self.prompt_ids(request)
+        self.plan.check_fits(prompt_tokens=len(ids), max_tokens=request.max_tokens)
+        grammar = self._grammars.compile(schema) if schema is not None else None
+        report = on_progress or (lambda progress: None)
+        report(GenerationProgress(Stage.PREFILL, 0, len(ids)))
+
+        started = time.perf_counter()
+        if grammar is None and request.temperature == 0:
+            ticket = self._batch.submit(ids, request.max_tokens)
+            steps, request_id = ticket.steps, ticket.request_id
+            stop_source: Callable[[], None] = lambda: self._batch.cancel(request_id)
+        else:
+            steps, stop_source = self._start_solo(ids, request, grammar)
+            request_id = None
+
+        tokens: list[int] = []
+        text = ""
+        first_token_at: float | None = None
+        finish = "length"
+        settled = False  # False when leaving early: an abandoned stream or a raising callback
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    stop_source()
+                    finish = "cancelled"
+                    break
+                try:
+                    step: Step = steps.get(timeout=_POLL_SECONDS)
+                except queue.Empty:
+                    continue
+                if step.prefill_done is not None:
+                    report(GenerationProgress(Stage.PREFILL, min(step.prefill_done, len(ids)), len(ids)))
+                    continue
+                if step.error is not None:
+                    raise EngineError(f"Generation failed: {step.error}")
+                if first_token_at is None and step.generated_tokens:
+                    first_token_at = time.perf_counter()
+                    report(GenerationProgress(Stage.PREFILL, len(ids), len(ids)))
+                tokens = step.generated_tokens
+                if tokens:
+                    report(GenerationProgress(Stage.DECODE, len(tokens), request.max_tokens))
+                new_text, stopped = self._decode(tokens, request.stop)
+                if new_text.startswith(text) and len(new_text) > len(text):
+                    yield new_text[len(text):]
+                    text = new_text
+                elif not new_text.startswith(text):
+                    text = new_text  # a tokenizer that rewrites earlier text; the stream cannot take it back
+                if stopped:
+                    stop_source()
+                    finish = "stop"
+                    break
+                if step.finished:
+                    finish = "stop" if tokens and tokens[-1] in self.eos_token_ids else "length"
+                    break
+            settled = True
+        finally:
+            if not settled:
+                stop_source()  # free its pages and batch slot instead of decoding for nobody
+            if request_id is not None:
+                cached = self._batch.cached_tokens(request_id)
+                self._batch.forget(request_id)
+            else:
+                cached = 0
+        ended = time.perf_counter()
+        return GenerationResult(
+            text=text,
+            token_ids=tuple(tokens),
+            prompt_tokens=len(ids),
+            generated_tokens=len(tokens),
+            finish_reason=finish,
+            prefill_seconds=(first_token_at - started) if first_token_at else None,
+            decode_seconds=(ended - first_token_at) if first_token_at else None,
+            cached_prompt_tokens=cached,
+            extra={"path": "batch" if request_id is not None else "generate"},
+        )
+
+    def _decode(self, tokens: list[int], stop: tuple[str, ...]) -> tuple[str, bool]:
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            text = text.rstrip("\ufffd")  # half a multi-byte character: wait for the rest
+        cut = min((text.find(s) for s in stop if s and s in text), default=-1)
+        return (text[:cut], True) if cut >= 0 else (text, False)
+
+    def _start_solo(self, ids: list[int], request: GenerationRequest, grammar) -> tuple[queue.Queue, Callable[[], None]]:
+        """model.generate in a worker thread, publishing the same Steps as the batch."""
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+        from transformers.generation.streamers import BaseStreamer
+
+        steps: queue.Queue = queue.Queue()
+        halt = threading.Event()
+        generated: list[int] = []
+
+        class Publish(BaseStreamer):
+            def __init__(self) -> None:
+                self.prompt_seen = False
+
+            def put(self, value) -> None:
+                if not self.prompt_seen:  # generate() first hands the streamer the prompt
+                    self.prompt_seen = True
+                    return
+                generated.extend(int(t) for t in value.reshape(-1).tolist())
+                steps.put(Step(list(generated), False))
+
+            def end(self) -> None:
+                pass
+
+        class Halt(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), halt.is_set(), dtype=torch.bool, device=input_ids.device)
+
+        sampling = request.temperature > 0
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": request.max_tokens,
+            "do_sample": sampling,
+            "eos_token_id": self.eos_token_ids,
+            "pad_token_id": self.eos_token_ids[0],
+            "streamer": Publish(),
+            "stopping_criteria": StoppingCriteriaList([Halt()]),
+        }
+        if sampling:
+            kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=None)
+        if grammar is not None:
+            kwargs["logits_processor"] = LogitsProcessorList([self._grammars.processor(grammar)])
+
+        def work() -> None:
+            try:
+                with self._solo, torch.no_grad(), torch.random.fork_rng(devices=[]):
+                    if request.seed is not None:
+                        torch.manual_seed(request.seed)
+                    inputs = torch.tensor([ids], device=self.model.device)
+                    self.model.generate(inputs, attention_mask=torch.ones_like(inputs), **kwargs)
+                steps.put(Step(list(generated), True))
+            except Exception as error:  # surfaced to the caller's thread as an EngineError
+                steps.put(Step(list(generated), True, f"{type(error).__name__}: {error}"))
+
+        threading.Thread(target=work, name="quire-generate", daemon=True).start()
+        return steps, halt.set

@@ -1,0 +1,143 @@
+"""Find and load a checkpoint (local directory, or a hub id only where the hub answers) without ever
+hanging on the network; every failure becomes one error that names the setting to fix."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.api import EngineUnavailableError, ModelNotFoundError
+
+SETTING = "QUIRE_ENGINE_MODEL"
+_HUB_HOST = "huggingface.co"
+_PROBE_SECONDS = 2.0
+
+
+@dataclass
+class Loaded:
+    model: object
+    tokenizer: object | None
+    source: str  # local directory the weights came from
+    eos_token_ids: list[int]
+    attn_implementation: str
+    device: str
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise EngineUnavailableError("device='cuda' was asked for but PyTorch sees no CUDA device.")
+    return device
+
+
+def attention_for(device: str) -> str:
+    if device.startswith("cuda"):
+        try:
+            import flash_attn  # noqa: F401
+
+            return "flash_attention_2"
+        except ImportError:
+            pass
+    # "sdpa_paged" is refused on CPU by transformers 5.23; the continuous-batching manager takes "sdpa".
+    return "sdpa"
+
+
+def _hub_reachable() -> bool:
+    """A bounded check: name resolution has no timeout of its own, so it runs in a thread we stop waiting for."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((_HUB_HOST, 443), timeout=_PROBE_SECONDS):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(_PROBE_SECONDS + 0.5)
+    return bool(answer and answer[0])
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or os.sep + os.sep in name
+
+
+def resolve_source(model: str | Path) -> str:
+    """A local directory with a config.json, or a hub id already cached or fetchable now."""
+    name = str(model)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(f"{path} has no config.json, so it is not a model checkpoint; set {SETTING} to a model directory or hub id.")
+        return str(path)
+    if isinstance(model, Path) or _looks_like_path(name):
+        raise ModelNotFoundError(f"Model directory {name} does not exist; set {SETTING} to a model directory or hub id.")
+
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(name, local_files_only=True)
+    except Exception:
+        pass
+    if not _hub_reachable():
+        raise EngineUnavailableError(
+            f"Model {name!r} is not in the local cache and the Hugging Face hub cannot be reached "
+            f"(offline); download it once where the network is available, or set {SETTING} to a local model directory."
+        )
+    try:
+        return snapshot_download(name, etag_timeout=10)
+    except Exception as error:  # RepositoryNotFoundError, gated repos, network drops
+        raise ModelNotFoundError(f"Model {name!r} could not be fetched from the hub ({type(error).__name__}); check {SETTING}.") from error
+
+
+def _eos_ids(model, tokenizer) -> list[int]:
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        if source is None:
+            continue
+        value = getattr(source, "eos_token_id", None)
+        if value is None:
+            continue
+        ids = [value] if isinstance(value, int) else [int(v) for v in value]
+        ids = [i for i in ids if i >= 0]
+        if ids:
+            return ids
+    return []
+
+
+def load(model: str | Path, *, device: str, dtype) -> Loaded:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve_source(model)
+    device = resolve_device(device)
+    if dtype is None:
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    attn = attention_for(device)
+    try:
+        loaded = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, attn_implementation=attn, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise ModelNotFoundError(f"{source} could not be loaded as a causal language model: {error}; check {SETTING}.") from error
+    loaded = loaded.to(device).eval()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError, TypeError):
+        tokenizer = None
+    if tokenizer is None:
+        raise ModelNotFoundError(f"{source} has no tokenizer the engine can load; check {SETTING}.")
+    eos = _eos_ids(loaded, tokenizer)
+    if not eos:
+        # transformers' batching turns a missing eos into -1, which never stops: refuse instead.
+        raise ModelNotFoundError(
+            f"{source} names no end-of-sequence token (generation_config.json, config.json or the tokenizer); "
+            f"add eos_token_id there or choose another model with {SETTING}."
+        )
+    return Loaded(model=loaded, tokenizer=tokenizer, source=source, eos_token_ids=eos, attn_implementation=attn, device=device)
