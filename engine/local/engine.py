@@ -20,7 +20,6 @@ from engine.api import (
     CancelledError,
     CancelToken,
     EngineError,
-    EngineUnavailableError,
     GenerationProgress,
     GenerationRequest,
     GenerationResult,
