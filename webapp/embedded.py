@@ -1,7 +1,8 @@
 """`make run`: the embedded default on one machine with no configuration.
 
 Starts SQLite-backed Quire with gunicorn, a Celery worker for the default queue and a dedicated
-worker for the engine queue. Broker: the Redis at REDIS_URL (default 127.0.0.1:6379) when it
+worker for the engine queue, which holds the local engine (see choose_engine).
+Broker: the Redis at REDIS_URL (default 127.0.0.1:6379) when it
 answers, otherwise kombu's filesystem transport under var/broker. Either way these are real
 Celery workers, never eager mode. Ctrl-C stops everything.
 """
@@ -35,6 +36,37 @@ def choose_broker() -> str:
     if _redis_answers(redis_url):
         return redis_url
     return "filesystem://"
+
+
+# A small instruct model, used when the machine can fetch it (or already has it cached).
+EMBEDDED_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def choose_engine(var_dir: Path) -> str:
+    """Set the engine environment for the workers unless the user chose one; returns a description.
+
+    The local engine with a small instruct model when the hub answers or the model is cached; else
+    the tiny random-weight model built here, with QUIRE_ENGINE_DEMO set so every page says its
+    output is meaningless.
+    """
+    if os.environ.get("QUIRE_ENGINE"):
+        return f"{os.environ['QUIRE_ENGINE']} ({os.environ.get('QUIRE_ENGINE_MODEL', '')})"
+    from engine.api import EngineError
+    from engine.local.loading import resolve_source
+
+    os.environ["QUIRE_ENGINE"] = "local"
+    os.environ.setdefault("QUIRE_ENGINE_MEMORY_BUDGET_BYTES", str(1 << 30))
+    os.environ.setdefault("QUIRE_CACHE_DIR", str(var_dir / "cache"))
+    model = os.environ.get("QUIRE_EMBEDDED_MODEL", EMBEDDED_MODEL)
+    try:
+        os.environ["QUIRE_ENGINE_MODEL"] = resolve_source(model)
+        return f"local, {model}"
+    except EngineError:
+        from engine.tiny import cached_tiny_model
+
+        os.environ["QUIRE_ENGINE_MODEL"] = str(cached_tiny_model("llama", max_context=32768))
+        os.environ["QUIRE_ENGINE_DEMO"] = "true"
+        return f"local, tiny random-weight demo model ({model} could not be fetched): its output is meaningless"
 
 
 def _demo_credentials(var_dir: Path) -> tuple[str, str]:
@@ -79,6 +111,7 @@ def main() -> int:
     host = os.environ.get("QUIRE_HOST", "127.0.0.1")
     port = os.environ.get("QUIRE_PORT", "8000")
 
+    engine_label = choose_engine(var_dir)
     username, password = _prepare(var_dir)
 
     python = sys.executable
@@ -97,6 +130,7 @@ def main() -> int:
         f"  log in as {username!r} with password {password!r}\n"
         f"  database: {os.environ.get('DATABASE_URL') or var_dir / 'quire.sqlite3'}\n"
         f"  broker:   {broker_label}\n"
+        f"  engine:   {engine_label}\n"
         "  Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -117,6 +117,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.reports.context_processors.engine_banner",
             ],
         },
     },
@@ -257,8 +258,20 @@ QUIRE_OCR = env_bool("QUIRE_OCR", True)
 QUIRE_OCR_DPI = env_int("QUIRE_OCR_DPI", 200)
 
 # --- Engine -----------------------------------------------------------------------------------
-# "none" records ingestion facts only (no language model yet); later: "local", "openai".
+# "none": no language model (ingestion facts only); "local": the in-process engine in the engine
+# worker; "openai": any OpenAI-compatible server (`engine serve`, vLLM, SGLang, DeepSeek's API).
 QUIRE_ENGINE = env_str("QUIRE_ENGINE", "none")
+QUIRE_ENGINE_MODEL = env_str("QUIRE_ENGINE_MODEL", "")  # local: a directory or hub id; openai: model name
+QUIRE_ENGINE_DEVICE = env_str("QUIRE_ENGINE_DEVICE", "auto")
+QUIRE_ENGINE_MEMORY_BUDGET_BYTES = env_int("QUIRE_ENGINE_MEMORY_BUDGET_BYTES", 0) or None  # KV cache budget
+QUIRE_ENGINE_MAX_BATCH_TOKENS = env_int("QUIRE_ENGINE_MAX_BATCH_TOKENS", 512)  # prefill chunk
+QUIRE_ENGINE_BASE_URL = env_str("QUIRE_ENGINE_BASE_URL", "http://127.0.0.1:8001/v1")
+QUIRE_ENGINE_API_KEY = env_str("QUIRE_ENGINE_API_KEY", "")
+QUIRE_ENGINE_TIMEOUT_S = env_int("QUIRE_ENGINE_TIMEOUT_S", 600)
+QUIRE_ENGINE_MAX_CONTEXT = env_int("QUIRE_ENGINE_MAX_CONTEXT", 0) or None  # when the server does not say
+# Set by `make run` when it falls back to the tiny random-weight model: every page then says that
+# the engine's output is meaningless.
+QUIRE_ENGINE_DEMO = env_bool("QUIRE_ENGINE_DEMO", False)
 
 LOGGING = {
     "version": 1,

@@ -12,7 +12,6 @@ from pathlib import Path
 from engine.api import EngineUnavailableError, ModelNotFoundError
 
 SETTING = "QUIRE_ENGINE_MODEL"
-_HUB_HOST = "huggingface.co"
 _PROBE_SECONDS = 2.0
 
 
@@ -54,9 +53,11 @@ def _hub_reachable() -> bool:
         return False
     answer: list[bool] = []
 
+    host, port = _hub_address()
+
     def probe() -> None:
         try:
-            with socket.create_connection((_HUB_HOST, 443), timeout=_PROBE_SECONDS):
+            with socket.create_connection((host, port), timeout=_PROBE_SECONDS):
                 answer.append(True)
         except OSError:
             answer.append(False)
@@ -65,6 +66,14 @@ def _hub_reachable() -> bool:
     thread.start()
     thread.join(_PROBE_SECONDS + 0.5)
     return bool(answer and answer[0])
+
+
+def _hub_address() -> tuple[str, int]:
+    """The hub huggingface_hub would use: HF_ENDPOINT (a mirror, or a closed local port in tests)."""
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme == "https" else 80)
 
 
 def _looks_like_path(name: str) -> bool:

@@ -55,9 +55,22 @@ def test_run_reports_ingestion_facts(contract: IngestedDocument) -> None:
     assert steps == [(1.0, "Recording ingestion facts")]
 
 
-def test_run_with_an_engine_refuses_instead_of_faking_findings(contract: IngestedDocument) -> None:
-    with pytest.raises(NotImplementedError):
-        run(contract, engine=object())
+class _WordEngine:
+    """Just enough of the Engine protocol for the pipeline: a tokenizer and a context size."""
+
+    model_id = "words"
+    max_context = 1000
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_run_with_an_engine_adds_its_token_count_and_no_findings(contract: IngestedDocument) -> None:
+    result = run(contract, engine=_WordEngine())
+    facts = facts_by_label(result.facts)
+    assert facts["Tokens (words tokenizer)"] == f"{contract.word_count:,}"
+    assert facts["Fits the engine's context in one piece"].startswith("no: ")
+    assert result.findings == ()
 
 
 def test_estimated_tokens_are_characters_divided_by_four() -> None:

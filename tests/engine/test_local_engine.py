@@ -165,11 +165,12 @@ def test_unknown_model_path_gives_one_clear_error(tmp_path):
 
 
 def test_unreachable_hub_id_fails_fast_with_one_clear_error(monkeypatch):
+    # tests/conftest.py points HF_ENDPOINT at a closed local port: the real probe runs, on loopback.
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     started = time.monotonic()
-    with pytest.raises((EngineUnavailableError, ModelNotFoundError)) as failed:
+    with pytest.raises(EngineUnavailableError) as failed:
         LocalEngine.from_pretrained("quire-tests/no-such-model-7f3a")
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 5
     assert "QUIRE_ENGINE_MODEL" in failed.value.message
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -1,15 +1,65 @@
-"""Builds the engine the settings ask for. Until the engine issues land the only choice is none."""
+"""Builds the engine the settings ask for, once per process.
+
+The engine worker keeps a local model loaded across tasks; building it again per task would spend
+most of each task loading weights. Nothing here decides what an engine is used for.
+"""
 
 from __future__ import annotations
+
+import threading
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from engine.api import Engine
 
+_lock = threading.Lock()
+_built: dict[tuple, Engine] = {}
+
+
+def _settings_key() -> tuple:
+    return (
+        settings.QUIRE_ENGINE,
+        settings.QUIRE_ENGINE_MODEL,
+        settings.QUIRE_ENGINE_DEVICE,
+        settings.QUIRE_ENGINE_MEMORY_BUDGET_BYTES,
+        settings.QUIRE_ENGINE_MAX_BATCH_TOKENS,
+        settings.QUIRE_ENGINE_BASE_URL,
+        settings.QUIRE_ENGINE_MAX_CONTEXT,
+    )
+
 
 def engine_from_settings() -> Engine | None:
     choice = settings.QUIRE_ENGINE
     if choice == "none":
         return None
-    raise ImproperlyConfigured(f"QUIRE_ENGINE={choice!r} is not available in this version (use 'none').")
+    if choice not in ("local", "openai"):
+        raise ImproperlyConfigured(f"QUIRE_ENGINE={choice!r}: use none, local or openai.")
+    if not settings.QUIRE_ENGINE_MODEL:
+        raise ImproperlyConfigured(f"QUIRE_ENGINE={choice} needs QUIRE_ENGINE_MODEL.")
+    key = _settings_key()
+    with _lock:
+        if key not in _built:
+            _built[key] = _build(choice)
+        return _built[key]
+
+
+def _build(choice: str) -> Engine:
+    if choice == "local":
+        from engine.local import LocalEngine
+
+        return LocalEngine.from_pretrained(
+            settings.QUIRE_ENGINE_MODEL,
+            device=settings.QUIRE_ENGINE_DEVICE,
+            memory_budget_bytes=settings.QUIRE_ENGINE_MEMORY_BUDGET_BYTES,
+            max_batch_tokens=settings.QUIRE_ENGINE_MAX_BATCH_TOKENS,
+        )
+    from engine.remote import RemoteEngine
+
+    return RemoteEngine(
+        settings.QUIRE_ENGINE_BASE_URL,
+        settings.QUIRE_ENGINE_MODEL,
+        api_key=settings.QUIRE_ENGINE_API_KEY or None,
+        timeout_s=settings.QUIRE_ENGINE_TIMEOUT_S,
+        max_context=settings.QUIRE_ENGINE_MAX_CONTEXT,
+    )

@@ -1,0 +1,67 @@
+"""The engine setting: which engine the analysis step gets, built once, and what the pages say."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
+
+from tests import factories
+from webapp.documents import services as document_services
+from webapp.documents.models import DocumentStatus
+from webapp.reports import services as report_services
+from webapp.reports.engines import engine_from_settings
+from webapp.reports.models import Report
+
+
+@pytest.fixture
+def local_tiny(settings):
+    from engine.tiny import cached_tiny_model
+
+    settings.QUIRE_ENGINE = "local"
+    settings.QUIRE_ENGINE_MODEL = str(cached_tiny_model("llama", max_context=16384))
+    settings.QUIRE_ENGINE_DEVICE = "cpu"
+    settings.QUIRE_ENGINE_MEMORY_BUDGET_BYTES = 64 << 20
+    return settings
+
+
+@pytest.mark.engine
+def test_local_engine_is_built_once_and_counts_the_documents_tokens(local_tiny, workspace):
+    engine = engine_from_settings()
+    assert engine_from_settings() is engine
+    body = b"This agreement is made between Alpha Ltd and Beta GmbH.\n" * 40
+    document = factories.make_document(workspace, content=body, status=DocumentStatus.QUEUED)
+    document_services.document_ingest(document_id=document.id)
+    report_services.report_generate(document_id=document.id)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.READY
+    facts = {f["label"]: f["value"] for f in Report.objects.get(document=document).facts}
+    label = f"Tokens ({engine.model_id} tokenizer)"
+    assert int(facts[label].replace(",", "")) == engine.count_tokens(document.text)
+    assert facts["Fits the engine's context in one piece"] == "yes"
+
+
+def test_openai_engine_is_the_remote_client(settings):
+    settings.QUIRE_ENGINE = "openai"
+    settings.QUIRE_ENGINE_MODEL = "deepseek-ai/DeepSeek-V4-Flash"
+    settings.QUIRE_ENGINE_BASE_URL = "http://127.0.0.1:9/v1"
+    settings.QUIRE_ENGINE_MAX_CONTEXT = 1_048_576
+    engine = engine_from_settings()
+    assert type(engine).__name__ == "RemoteEngine"
+    assert (engine.model_id, engine.max_context) == ("deepseek-ai/DeepSeek-V4-Flash", 1_048_576)
+
+
+@pytest.mark.parametrize(("choice", "model"), [("gpt", "x"), ("local", "")])
+def test_misconfigured_engine_names_the_setting(settings, choice, model):
+    settings.QUIRE_ENGINE, settings.QUIRE_ENGINE_MODEL = choice, model
+    with pytest.raises(ImproperlyConfigured) as error:
+        engine_from_settings()
+    assert "QUIRE_ENGINE" in str(error.value)
+
+
+def test_demo_engine_banner_is_on_every_page(settings, login, workspace):
+    client = login(workspace.created_by)
+    assert "meaningless" not in client.get(reverse("workspaces:list")).content.decode()
+    settings.QUIRE_ENGINE_DEMO = True
+    for url in (reverse("workspaces:list"), reverse("workspaces:detail", args=[workspace.id]), reverse("login")):
+        assert "anything it writes is meaningless" in client.get(url).content.decode()
