@@ -54,6 +54,6 @@ def engine_facts(document: IngestedDocument, engine: Engine) -> tuple[Fact, ...]
     context = engine.max_context
     fits = "yes" if tokens < context else f"no: {tokens:,} tokens against a context of {context:,}"
     return (
-        Fact(f"Tokens ({engine.model_id} tokenizer)", f"{tokens:,}"),
+        Fact("Tokens (the engine model's own tokenizer)", f"{tokens:,}"),
         Fact("Fits the engine's context in one piece", fits),
     )

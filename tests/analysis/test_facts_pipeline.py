@@ -68,7 +68,7 @@ class _WordEngine:
 def test_run_with_an_engine_adds_its_token_count_and_no_findings(contract: IngestedDocument) -> None:
     result = run(contract, engine=_WordEngine())
     facts = facts_by_label(result.facts)
-    assert facts["Tokens (words tokenizer)"] == f"{contract.word_count:,}"
+    assert facts["Tokens (the engine model's own tokenizer)"] == f"{contract.word_count:,}"
     assert facts["Fits the engine's context in one piece"].startswith("no: ")
     assert result.findings == ()
 

@@ -36,8 +36,9 @@ def test_local_engine_is_built_once_and_counts_the_documents_tokens(local_tiny, 
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY
     facts = {f["label"]: f["value"] for f in Report.objects.get(document=document).facts}
-    label = f"Tokens ({engine.model_id} tokenizer)"
+    label = "Tokens (the engine model's own tokenizer)"
     assert int(facts[label].replace(",", "")) == engine.count_tokens(document.text)
+    assert Report.objects.get(document=document).engine == engine.model_id[-80:]
     assert facts["Fits the engine's context in one piece"] == "yes"
 
 

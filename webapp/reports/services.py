@@ -21,8 +21,9 @@ def report_generate(*, document_id) -> None:
     if document is None:
         return  # deleted, failed during ingestion, or already analysed
     reporter = ProgressReporter(document_id=document_id, low=INGEST_PROGRESS[1], high=99)
-    reporter.report(0.0, "Analysing", force=True)
+    reporter.report(0.0, "Loading the analysis engine", force=True)
     engine = engine_from_settings()
+    reporter.report(0.0, "Analysing", force=True)
     try:
         result = analysis.pipeline.run(
             document_as_ingested(document), engine=engine, progress=lambda f, stage: reporter.report(f, stage)
@@ -47,7 +48,7 @@ def report_generate(*, document_id) -> None:
                 "kind": result.kind,
                 "title": result.title,
                 "facts": [{"label": f.label, "value": f.value} for f in result.facts],
-                "engine": getattr(engine, "name", "") if engine else "",
+                "engine": engine.model_id[-80:] if engine else "",
             },
         )
         locked.update(status=DocumentStatus.READY, progress=100, stage="Ready", error_code="", error_message="")
