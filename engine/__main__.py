@@ -62,8 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Quire's inference engine.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
     _add_tiny_model(subparsers)
+    from engine.cli_generate import add_generate_parser
     from engine.server import add_serve_parser
 
+    add_generate_parser(subparsers)
     add_serve_parser(subparsers)
     args = parser.parse_args(argv)
     return args.handler(args)

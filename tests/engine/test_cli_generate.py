@@ -129,18 +129,10 @@ def test_prompt_over_the_context_exits_2_naming_the_numbers(tiny_dirs, reference
     assert str(prompt_tokens) in lines[0] and str(prompt_tokens + 64) in lines[0] and "16384" in lines[0]
 
 
-def _entry_point() -> list[str]:
-    """`python -m engine generate` once it is wired into engine/__main__.py; until then the module's own main."""
-    wired = subprocess.run([sys.executable, "-m", "engine", "generate", "--help"], cwd=ROOT, capture_output=True, text=True)
-    if wired.returncode == 0:
-        return [sys.executable, "-m", "engine", "generate"]
-    return [sys.executable, "-c", "import sys; from engine.cli_generate import generate_main; sys.exit(generate_main(sys.argv[1:]))"]
-
-
 def test_real_process_prints_json_and_refuses_unknown_model_in_one_line(tiny_dirs, references, contract_text, tmp_path):
     model, tokenizer = references["qwen3"]
     path = prompt_file(tmp_path, tokenizer, contract_text, 1000)
-    command = _entry_point()
+    command = [sys.executable, "-m", "engine", "generate"]
     done = subprocess.run([*command, "--model", str(tiny_dirs["qwen3"]), "--prompt-file", str(path), "--json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
