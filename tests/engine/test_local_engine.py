@@ -10,7 +10,9 @@ import threading
 import time
 
 import pytest
+import torch
 
+from engine.local import LocalEngine
 from engine.api import (
     CancelledError,
     ChatMessage,
@@ -23,9 +25,6 @@ from engine.api import (
 )
 
 pytestmark = pytest.mark.engine
-
-torch = pytest.importorskip("torch")
-LocalEngine = pytest.importorskip("engine.local").LocalEngine
 
 BUDGET = 64 << 20  # about 20K cached tokens for these models at max_batch_tokens 512
 LETTERS = string.ascii_letters + string.digits + " .,;:"
@@ -195,7 +194,7 @@ def test_malformed_schema_is_an_invalid_request(llama, response_format):
 
 
 def test_json_schema_output_parses_and_validates(llama):
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     schema = {
         "type": "object",
         "properties": {"ok": {"type": "boolean"}, "label": {"enum": ["yes", "no", "maybe"]}},

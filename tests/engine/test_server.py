@@ -17,17 +17,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import httpx
+import openai
+import uvicorn
 
 from engine.api import ChatMessage, GenerationRequest
+from engine.local import LocalEngine
+from engine.server import create_app
 
 pytestmark = pytest.mark.engine
 
-pytest.importorskip("torch")
-uvicorn = pytest.importorskip("uvicorn")
-openai = pytest.importorskip("openai")
-httpx = pytest.importorskip("httpx")
-LocalEngine = pytest.importorskip("engine.local").LocalEngine
-from engine.server import create_app  # noqa: E402  (after the skips: it needs starlette)
 
 BUDGET = 256 << 20
 REPO = Path(__file__).resolve().parents[2]
@@ -169,7 +168,7 @@ def test_completions_with_a_raw_prompt_streamed_and_not(server, engine, client):
 
 
 def test_json_schema_answer_parses_and_validates(server, client):
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     schema = {
         "type": "object",
         "properties": {"ok": {"type": "boolean"}, "label": {"enum": ["yes", "no", "maybe"]}},
