@@ -15,6 +15,11 @@ from webapp.reports.engines import engine_from_settings
 from webapp.reports.models import Report
 
 
+def engine_label(engine) -> str:
+    """The model's name for the page: a local checkpoint's folder name, never the server's path."""
+    return engine.model_id.rstrip("/").rsplit("/", 1)[-1][:80]
+
+
 def report_generate(*, document_id) -> None:
     """Analyse one document. Safe to run twice: it acts only on a document waiting for analysis."""
     document = Document.objects.filter(pk=document_id, status=DocumentStatus.ANALYSING).first()
@@ -48,7 +53,7 @@ def report_generate(*, document_id) -> None:
                 "kind": result.kind,
                 "title": result.title,
                 "facts": [{"label": f.label, "value": f.value} for f in result.facts],
-                "engine": engine.model_id[-80:] if engine else "",
+                "engine": engine_label(engine) if engine else "",
             },
         )
         locked.update(status=DocumentStatus.READY, progress=100, stage="Ready", error_code="", error_message="")
