@@ -23,7 +23,11 @@ WORKDIR /app
 
 # 1. The pinned dependencies, read from pyproject.toml alone: editing the code does not reinstall them.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print(*p['dependencies'], *p['optional-dependencies']['s3'], sep=chr(10))" \
+# EXTRAS picks optional groups: the default image is the web server and CPU workers; build the
+# engine worker's image with --build-arg EXTRAS=s3,engine (torch, transformers; add flash-attn on
+# CUDA hosts yourself).
+ARG EXTRAS=s3
+RUN EXTRAS="$EXTRAS" python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; extras = [x for x in os.environ['EXTRAS'].split(',') if x]; print(*p['dependencies'], *[d for x in extras for d in p['optional-dependencies'][x]], sep=chr(10))" \
         > /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
@@ -34,7 +38,7 @@ COPY pyproject.toml README.md* ./
 COPY webapp/ webapp/
 COPY analysis/ analysis/
 COPY engine/ engine/
-RUN pip install --no-cache-dir ".[s3]" \
+RUN pip install --no-cache-dir ".[$EXTRAS]" \
  && rm -rf build ./*.egg-info
 
 COPY manage.py ./

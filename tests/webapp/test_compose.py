@@ -168,3 +168,15 @@ def test_build_context_leaves_out_secrets_and_local_state():
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
     for path in (".env", ".venv/", ".git/", "var/", "tests/", "bench/"):
         assert path in ignored, path
+
+
+def test_engine_worker_image_carries_the_engine_extra(compose):
+    """QUIRE_ENGINE=local needs torch and transformers, which the web image leaves out."""
+    import tomllib
+
+    extras = compose["services"]["engine-worker"]["build"]["args"]["EXTRAS"].split(",")
+    optional = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "engine" in extras and all(extra in optional for extra in extras)
+    assert any(dep.startswith("torch==") for dep in optional["engine"])
+    assert ("ARG", "EXTRAS=s3") in dockerfile_instructions()
+    assert compose["services"]["engine-worker"]["image"] != compose["services"]["web"]["image"]
