@@ -69,7 +69,7 @@ class LocalEngine:
         dtype=None,
         memory_budget_bytes: int | None = None,
         page_size: int = 256,
-        max_batch_tokens: int = 512,
+        max_batch_tokens: int = 1024,  # bench/RESULTS.md: best prefill per MiB on CPU
         allow_block_sharing: bool = True,
         on_progress: ProgressCallback = None,
     ) -> LocalEngine:
