@@ -13,11 +13,8 @@ import resource
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 
 from engine.api import ChatMessage, EngineError, GenerationRequest, InvalidRequestError
-
-PAGE_SIZE = 256  # LocalEngine.from_pretrained's default page size
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -87,8 +84,6 @@ def _generate(args: argparse.Namespace) -> dict:
     from transformers.utils import logging as hf_logging
 
     from engine.local import LocalEngine
-    from engine.local.loading import load
-    from engine.local.memory import plan_memory
 
     # One JSON object on stdout, one error line on stderr: no loading bars or info logs from the library.
     hf_logging.set_verbosity_error()
@@ -97,28 +92,16 @@ def _generate(args: argparse.Namespace) -> dict:
     # missing. A failure of the batch loop still reaches us as an EngineError, so quieting it loses nothing.
     logging.getLogger("ContinuousBatchingLogger").setLevel(logging.CRITICAL)
 
-    loaded = load(args.model, device=args.device, dtype=None)
-    # Tokenise exactly as the engine will (its prompt_ids reads only these two attributes), so the cache can be
-    # sized to this request before the engine allocates it.
-    ids = LocalEngine.prompt_ids(SimpleNamespace(tokenizer=loaded.tokenizer, model_id=str(args.model)), request)
-    needed = len(ids) + request.max_tokens
-
-    def plan_for(budget_bytes: int):
-        return plan_memory(loaded.model.config, dtype_bytes=loaded.model.dtype.itemsize, page_size=PAGE_SIZE,
-                           max_batch_tokens=args.prefill_chunk, budget_bytes=budget_bytes,
-                           uses_mask=not loaded.attn_implementation.startswith("flash"))
-
-    if args.memory_budget_gb is not None:
-        budget = int(args.memory_budget_gb * 2**30)
-    else:
-        # A cache bigger than the request costs memory (and, with the sdpa mask, a bigger mask) for nothing.
-        probe = plan_for(1 << 50)
-        budget = (probe.kv_bytes_per_token + probe.overhead_bytes_per_token) * PAGE_SIZE * math.ceil(needed / PAGE_SIZE)
-    plan = plan_for(budget)
-    plan.check_fits(prompt_tokens=len(ids), max_tokens=request.max_tokens)  # before the batch loop starts
-
-    with LocalEngine(model=loaded.model, tokenizer=loaded.tokenizer, model_id=str(args.model),
-                     eos_token_ids=loaded.eos_token_ids, plan=plan) as engine:
+    budget = int(args.memory_budget_gb * 2**30) if args.memory_budget_gb is not None else None
+    # Without a budget the cache holds exactly this request: a bigger one costs memory for nothing.
+    with LocalEngine.from_pretrained(
+        args.model,
+        device=args.device,
+        memory_budget_bytes=budget,
+        max_batch_tokens=args.prefill_chunk,
+        size_for=None if budget is not None else request,
+    ) as engine:
+        plan = engine.plan
         result = engine.generate(request)
 
     held = result.prompt_tokens + result.generated_tokens

@@ -39,6 +39,22 @@ class _Cancelled(Exception):
     pass
 
 
+def prompt_ids(tokenizer, request: GenerationRequest, *, model_id: str) -> list[int]:
+    """The token ids the model sees for a request: chat template for messages, the raw text otherwise."""
+    if request.prompt is not None:
+        ids = tokenizer.encode(request.prompt, add_special_tokens=True)
+    else:
+        if not getattr(tokenizer, "chat_template", None):
+            raise InvalidRequestError(f"{model_id} has no chat template; send a raw `prompt` instead of `messages`.")
+        text = tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in request.messages], add_generation_prompt=True, tokenize=False
+        )
+        ids = tokenizer.encode(text, add_special_tokens=False)
+    if not ids:
+        raise InvalidRequestError("The prompt is empty after tokenisation.")
+    return list(ids)
+
+
 class LocalEngine:
     def __init__(self, *, model, tokenizer, model_id: str, eos_token_ids: list[int], plan: MemoryPlan,
                  allow_block_sharing: bool = True) -> None:
@@ -72,11 +88,20 @@ class LocalEngine:
         max_batch_tokens: int = 1024,  # bench/RESULTS.md: best prefill per MiB on CPU
         allow_block_sharing: bool = True,
         on_progress: ProgressCallback = None,
+        size_for: GenerationRequest | None = None,
     ) -> LocalEngine:
-        """Load from a local directory, or from a hub id only where it is cached or the hub answers now."""
+        """Load from a local directory, or from a hub id only where it is cached or the hub answers now.
+
+        `size_for` sizes the cache to exactly the pages that one request needs (and refuses it now if
+        the model cannot hold it) instead of planning from `memory_budget_bytes`: for one-shot runs.
+        """
         if on_progress:
             on_progress(GenerationProgress(Stage.LOADING, 0, 1))
         loaded = load(model, device=device, dtype=dtype)
+        cache_tokens = None
+        if size_for is not None:
+            prompt_tokens = len(prompt_ids(loaded.tokenizer, size_for, model_id=str(model)))
+            cache_tokens = prompt_tokens + size_for.max_tokens
         plan = plan_memory(
             loaded.model.config,
             dtype_bytes=loaded.model.dtype.itemsize,
@@ -84,7 +109,10 @@ class LocalEngine:
             max_batch_tokens=max_batch_tokens,
             budget_bytes=memory_budget_bytes,
             uses_mask=not loaded.attn_implementation.startswith("flash"),
+            cache_tokens=cache_tokens,
         )
+        if size_for is not None:
+            plan.check_fits(prompt_tokens=prompt_tokens, max_tokens=size_for.max_tokens)
         engine = cls(model=loaded.model, tokenizer=loaded.tokenizer, model_id=str(model), eos_token_ids=loaded.eos_token_ids,
                      plan=plan, allow_block_sharing=allow_block_sharing)
         if on_progress:
@@ -107,18 +135,7 @@ class LocalEngine:
 
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
         """The token ids the model sees for a request: chat template for messages, the raw text otherwise."""
-        if request.prompt is not None:
-            ids = self.tokenizer.encode(request.prompt, add_special_tokens=True)
-        else:
-            if not getattr(self.tokenizer, "chat_template", None):
-                raise InvalidRequestError(f"{self.model_id} has no chat template; send a raw `prompt` instead of `messages`.")
-            text = self.tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in request.messages], add_generation_prompt=True, tokenize=False
-            )
-            ids = self.tokenizer.encode(text, add_special_tokens=False)
-        if not ids:
-            raise InvalidRequestError("The prompt is empty after tokenisation.")
-        return list(ids)
+        return prompt_ids(self.tokenizer, request, model_id=self.model_id)
 
     # ------------------------------------------------------------------ the protocol
 

@@ -67,6 +67,7 @@ def plan_memory(
     budget_bytes: int | None,
     uses_mask: bool,
     default_budget_bytes: int | None = None,
+    cache_tokens: int | None = None,
 ) -> MemoryPlan:
     """Size the paged cache from a budget. `uses_mask`: sdpa/eager build an explicit mask of
     max_batch_tokens x (cache + batch) and repeat the KV heads when reading; flash-attention does neither."""
@@ -84,7 +85,11 @@ def plan_memory(
     per_token = kv_bytes + overhead
     model_limit = int(getattr(config, "max_position_embeddings", 0) or 0) or 1 << 20
 
-    if budget_bytes is None:
+    if cache_tokens is not None:
+        # Exactly the pages one known request needs: a bigger cache (and, with sdpa, a bigger mask)
+        # costs memory for nothing (bench/RESULTS.md: +2.5 GiB at 16K with the default budget).
+        budget_bytes = per_token * page_size * -(-cache_tokens // page_size)
+    elif budget_bytes is None:
         # Enough for a few full-length sequences, never more than a share of host memory.
         wanted = per_token * model_limit * _DEFAULT_SEQUENCES
         ceiling = default_budget_bytes or int(host_memory_bytes() * _DEFAULT_HOST_FRACTION)
