@@ -57,5 +57,5 @@ class NoTextError(IngestError):
 
 
 class DocumentTooLargeError(IngestError):
-    # Raised by the upload layer, which knows the size limit; ingest never raises it.
+    # The upload layer's size limit, and a file whose reading needs more memory than allowed.
     code = "too_large"

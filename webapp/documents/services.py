@@ -5,7 +5,6 @@ Views, tasks and commands all come through here; tasks only fetch an id and call
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -17,7 +16,6 @@ from typing import Iterator
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 import analysis.ingest
@@ -27,6 +25,7 @@ from analysis.ingest.isolated import ingest_isolated
 from webapp.documents import sealing
 from webapp.documents.models import Document, DocumentPage, DocumentStatus
 from webapp.documents.progress import ProgressReporter
+from webapp.documents.uploads import HashedUploadedFile
 from webapp.workspaces import permissions
 from webapp.workspaces.models import Workspace
 from webapp.workspaces.permissions import Action
@@ -70,7 +69,7 @@ def upload_rejected_oversize(name: str) -> UploadOutcome:
     return UploadOutcome(display_name(name), "rejected", f"The file is larger than the {limit} limit.")
 
 
-def document_upload(*, workspace: Workspace, user, file: UploadedFile) -> UploadOutcome:
+def document_upload(*, workspace: Workspace, user, file: HashedUploadedFile) -> UploadOutcome:
     """Check one streamed upload by its content, store it unless it is a duplicate, start the pipeline."""
     permissions.require(user=user, workspace=workspace, action=Action.UPLOAD)
     name = display_name(file.name)
@@ -83,7 +82,7 @@ def document_upload(*, workspace: Workspace, user, file: UploadedFile) -> Upload
     except QuireError as error:
         return UploadOutcome(name, "rejected", error.message)
 
-    sha256 = getattr(file, "sha256", "") or _sha256_of(file)
+    sha256 = file.sha256  # computed while streaming by uploads.StreamingHashUploadHandler
     existing = Document.objects.filter(workspace=workspace, sha256=sha256).first()
     if existing is not None:
         return _duplicate(name, existing)
@@ -113,14 +112,6 @@ def _duplicate(name: str, existing: Document) -> UploadOutcome:
     return UploadOutcome(
         name, "duplicate", f"Already in this workspace as “{existing.original_name}”; not stored again.", existing
     )
-
-
-def _sha256_of(file: UploadedFile) -> str:
-    hasher = hashlib.sha256()
-    for chunk in file.chunks():
-        hasher.update(chunk)
-    file.seek(0)
-    return hasher.hexdigest()
 
 
 def _pipeline_start(document_id, *, sealed_password: str | None = None) -> None:
