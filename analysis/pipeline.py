@@ -18,7 +18,6 @@ INGESTION_FACTS_KIND = "ingestion_facts"
 INGESTION_FACTS_TITLE = "Ingestion facts (no language-model analysis has run yet)"
 
 
-
 @dataclass(frozen=True)
 class AnalysisResult:
     kind: str

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import uuid
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.files import File
 from django.core.files.base import ContentFile
 
 from webapp.documents.models import Document, DocumentStatus
@@ -45,5 +47,20 @@ def make_document(workspace: Workspace, *, content: bytes = b"Plain text body.",
         **extra,
     )
     document.file.save("upload", ContentFile(content), save=False)
+    document.save()
+    return document
+
+
+def make_document_from_file(workspace: Workspace, path: Path, kind: str) -> Document:
+    """A queued document holding a real file (e.g. from the shared corpus), as an upload would store it."""
+    document = Document(
+        workspace=workspace,
+        original_name=path.name,
+        size=path.stat().st_size,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        kind=kind,
+    )
+    with path.open("rb") as handle:
+        document.file.save("upload", File(handle), save=False)
     document.save()
     return document

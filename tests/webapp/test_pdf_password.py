@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 import pytest
-from django.core.files import File
 from django.urls import reverse
 
 from tests import factories
@@ -21,16 +19,7 @@ PASSWORD = "openpassword"  # pdfs/libreoffice-writer-password.pdf, see the corpu
 @pytest.fixture
 def locked(corpus, workspace):
     path = corpus / "pdfs" / "libreoffice-writer-password.pdf"
-    document = Document(
-        workspace=workspace,
-        original_name=path.name,
-        size=path.stat().st_size,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        kind="pdf",
-    )
-    with path.open("rb") as handle:
-        document.file.save("upload", File(handle), save=False)
-    document.save()
+    document = factories.make_document_from_file(workspace, path, "pdf")
     document_services.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert document.status == DocumentStatus.PASSWORD_NEEDED

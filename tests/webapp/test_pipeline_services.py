@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-from django.core.files import File
 
 from tests import factories
 from webapp.documents import services as document_services
@@ -16,28 +14,12 @@ from webapp.reports.models import Report
 SMALL_CONTRACT = "contracts_cuad/CcRealEstateIncomeFundadv_20181205_POS 8C_EX-99.(H)(3)_11447739_EX-99.(H)(3)_Marketing Agreement.pdf"
 
 
-def _document_from(workspace, path: Path, kind: str) -> Document:
-    import hashlib
-
-    document = Document(
-        workspace=workspace,
-        original_name=path.name,
-        size=path.stat().st_size,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        kind=kind,
-    )
-    with path.open("rb") as handle:
-        document.file.save("upload", File(handle), save=False)
-    document.save()
-    return document
-
-
 @pytest.fixture
 def contract(corpus, workspace):
     path = corpus / SMALL_CONTRACT
     if not path.exists():
         path = min((corpus / "contracts_cuad").glob("*.pdf"), key=lambda p: p.stat().st_size)
-    return _document_from(workspace, path, "pdf"), path
+    return factories.make_document_from_file(workspace, path, "pdf"), path
 
 
 def test_ingest_then_analyse_leaves_a_ready_document_with_page_map_and_facts(contract):
@@ -79,7 +61,7 @@ def test_each_step_is_idempotent(contract):
 
 
 def test_damaged_pdf_fails_with_a_readable_reason_and_keeps_the_original(corpus, workspace):
-    document = _document_from(workspace, corpus / "pdfs" / "DERIVED_dmca_truncated.pdf", "pdf")
+    document = factories.make_document_from_file(workspace, corpus / "pdfs" / "DERIVED_dmca_truncated.pdf", "pdf")
     document_services.document_ingest(document_id=document.id)
     report_services.report_generate(document_id=document.id)
     document.refresh_from_db()
@@ -90,7 +72,7 @@ def test_damaged_pdf_fails_with_a_readable_reason_and_keeps_the_original(corpus,
 
 
 def test_encrypted_pdf_waits_for_its_password(corpus, workspace):
-    document = _document_from(workspace, corpus / "pdfs" / "password-example.pdf", "pdf")
+    document = factories.make_document_from_file(workspace, corpus / "pdfs" / "password-example.pdf", "pdf")
     document_services.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert (document.status, document.error_code) == (DocumentStatus.PASSWORD_NEEDED, "password_required")
@@ -160,7 +142,7 @@ def test_page_geometry_is_stored_for_highlighting(contract):
 
 
 def test_docx_pages_are_labelled_as_estimates_on_the_page(corpus, workspace, login):
-    document = _document_from(workspace, corpus / "docx" / "common-paper-cloud-service-agreement.docx", "docx")
+    document = factories.make_document_from_file(workspace, corpus / "docx" / "common-paper-cloud-service-agreement.docx", "docx")
     document_services.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert document.pages.filter(estimated=True).count() == document.page_count > 1
