@@ -99,10 +99,12 @@ def sized_budget(plan_probe, tokens: int, sequences: int = 1) -> int:
 def per_token_plan(path: Path, max_batch_tokens: int):
     from transformers import AutoConfig
 
+    from engine.local import attention
     from engine.local.memory import plan_memory
 
-    return plan_memory(AutoConfig.from_pretrained(path), dtype_bytes=4, page_size=256, max_batch_tokens=max_batch_tokens,
-                       budget_bytes=1 << 40, uses_mask=True)
+    config = AutoConfig.from_pretrained(path)
+    return plan_memory(config, dtype_bytes=4, page_size=256, max_batch_tokens=max_batch_tokens, budget_bytes=1 << 40,
+                       uses_mask=not attention.supported(config, "cpu"))
 
 
 def child_engine(args) -> dict:

@@ -108,7 +108,7 @@ class LocalEngine:
             page_size=page_size,
             max_batch_tokens=max_batch_tokens,
             budget_bytes=memory_budget_bytes,
-            uses_mask=not loaded.attn_implementation.startswith("flash"),
+            uses_mask="flash" not in loaded.attn_implementation,
             cache_tokens=cache_tokens,
         )
         if size_for is not None:

@@ -47,6 +47,22 @@ def attention_for(device: str) -> str:
     return "sdpa"
 
 
+def _maybe_mask_free_cpu_attention(model, attn: str, device: str) -> str:
+    """On CPU, switch the loaded model to engine.local.attention where it computes the same attention.
+
+    Set on the config directly: set_attn_implementation() treats every name containing "flash" as a kernel
+    to fetch from the hub, and the name must contain "flash" for the batch to drop its mask (see attention.py).
+    """
+    from engine.local import attention
+
+    if attn != "sdpa" or not attention.supported(model.config, device):
+        return attn
+    name = attention.register()
+    for config in {id(c): c for c in (model.config, model.config.get_text_config())}.values():
+        config._attn_implementation = name
+    return name
+
+
 def _hub_reachable() -> bool:
     """A bounded check: name resolution has no timeout of its own, so it runs in a thread we stop waiting for."""
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
@@ -136,6 +152,7 @@ def load(model: str | Path, *, device: str, dtype) -> Loaded:
     except (OSError, ValueError) as error:
         raise ModelNotFoundError(f"{source} could not be loaded as a causal language model: {error}; check {SETTING}.") from error
     loaded = loaded.to(device).eval()
+    attn = _maybe_mask_free_cpu_attention(loaded, attn, device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError, TypeError):

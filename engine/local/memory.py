@@ -22,7 +22,7 @@ class MemoryPlan:
     num_blocks: int
     max_batch_tokens: int
     kv_bytes_per_token: int  # the KV cache itself: 2 (K and V) x layers x kv heads x head_dim x dtype
-    overhead_bytes_per_token: int  # what the sdpa path adds per cached token: KV read back, mask row
+    overhead_bytes_per_token: int  # what attention adds per cached token: KV read back (+ mask row, repeated heads for sdpa)
     max_context: int
     budget_bytes: int
 
@@ -70,7 +70,8 @@ def plan_memory(
     cache_tokens: int | None = None,
 ) -> MemoryPlan:
     """Size the paged cache from a budget. `uses_mask`: sdpa/eager build an explicit mask of
-    max_batch_tokens x (cache + batch) and repeat the KV heads when reading; flash-attention does neither."""
+    max_batch_tokens x (cache + batch) and repeat the KV heads when reading; flash-attention and
+    engine.local.attention do neither."""
     config = config.get_text_config() if hasattr(config, "get_text_config") else config
     layers = config.num_hidden_layers
     heads = config.num_attention_heads
