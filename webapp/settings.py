@@ -91,6 +91,11 @@ INSTALLED_APPS = [
     "webapp.workspaces",
     "webapp.documents",
     "webapp.reports",
+    "webapp.audit",
+    "webapp.api",
+    "rest_framework",
+    "drf_spectacular",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -102,6 +107,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "webapp.audit.context.AuditOriginMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -144,6 +153,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username/address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workspaces:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -199,6 +210,9 @@ FILE_UPLOAD_TEMP_DIR = os.environ.get("QUIRE_UPLOAD_TEMP_DIR") or None
 FILE_UPLOAD_PERMISSIONS = 0o640
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("QUIRE_MAX_FILES_PER_UPLOAD", 50)
 
+# Per user, stored documents per hour (page and API alike); duplicates and rejections do not count.
+QUIRE_UPLOADS_PER_HOUR = env_int("QUIRE_UPLOADS_PER_HOUR", 300)
+
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -230,6 +244,10 @@ else:
         # Longer than the longest task, or Redis re-delivers a task that is still running.
         "visibility_timeout": env_int("QUIRE_VISIBILITY_TIMEOUT", 6 * 3600),
     }
+# Task messages are JSON only: a pickle message from anyone who can reach the broker would run code.
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -272,6 +290,59 @@ QUIRE_ENGINE_MAX_CONTEXT = env_int("QUIRE_ENGINE_MAX_CONTEXT", 0) or None  # whe
 # Set by `make run` when it falls back to the tiny random-weight model: every page then says that
 # the engine's output is meaningless.
 QUIRE_ENGINE_DEMO = env_bool("QUIRE_ENGINE_DEMO", False)
+
+# --- Security: login lockout, content security policy ---------------------------------------
+# django-axes: after AXES_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
+# refused for the cool-off period (the answer is 429 and says when to try again).
+AXES_FAILURE_LIMIT = env_int("QUIRE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("QUIRE_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
+
+# django-csp: scripts and styles only from our own static files, never inline; nothing may frame us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- API ----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "webapp.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the browser; enforces CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "webapp.api.pagination.Pages",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "EXCEPTION_HANDLER": "webapp.api.errors.error_response",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Quire API",
+    "DESCRIPTION": "Workspaces, documents and their reports. Authenticate with `Authorization: Bearer <token>` "
+    "(tokens are made on the account's API tokens page) or with the browser session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 LOGGING = {
     "version": 1,

@@ -59,7 +59,16 @@
     tick();
   }
 
+  // Forms that ask before they act: <form data-confirm="question">. An attribute, not an inline
+  // handler, because the content security policy allows no inline script.
+  function confirmBeforeSubmit(form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-status-url]").forEach(watch);
+    document.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);
   });
 })();

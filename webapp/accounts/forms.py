@@ -16,3 +16,7 @@ class SignUpForm(UserCreationForm):
         if get_user_model().objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this email address already exists.")
         return email
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(max_length=80, help_text="What will use it, e.g. “contract intake script”.")

@@ -14,6 +14,18 @@ def document_list(*, user, workspace: Workspace) -> QuerySet[Document]:
     return permissions.visible_to(Document.objects.filter(workspace=workspace), user=user).defer("text")
 
 
+def document_filter(queryset: QuerySet[Document], *, status: str | None = None, kind: str | None = None,
+                    name: str | None = None) -> QuerySet[Document]:
+    """The list filters of the workspace page and the API; unknown values simply match nothing."""
+    if status:
+        queryset = queryset.filter(status=status)
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if name:
+        queryset = queryset.filter(original_name__icontains=name.strip())
+    return queryset
+
+
 def document_get(*, user, document_id) -> Document:
     """The document if its workspace is one of the user's; 404 otherwise, whether or not it exists."""
     document = (

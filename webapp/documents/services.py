@@ -12,16 +12,21 @@ import tempfile
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Iterator
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.http import FileResponse
+from django.utils import timezone
 
 import analysis.ingest
 from analysis.errors import PasswordRequiredError, PasswordWrongError, QuireError
 from analysis.ingest import Box, IngestedDocument, IngestLimits, Line, Metadata, Page
 from analysis.ingest.isolated import ingest_isolated
+from webapp.audit.models import AuditAction
+from webapp.audit.services import audit_record
 from webapp.documents import sealing
 from webapp.documents.models import Document, DocumentPage, DocumentStatus
 from webapp.documents.progress import ProgressReporter
@@ -105,6 +110,8 @@ def document_upload(*, workspace: Workspace, user, file: HashedUploadedFile) -> 
     except BaseException:
         document.file.storage.delete(document.file.name)
         raise
+    audit_record(action=AuditAction.DOCUMENT_UPLOAD, actor=user, workspace=workspace, target=document,
+                 size=document.size, kind=document.kind, sha256=document.sha256)
     return UploadOutcome(name, "stored", "Uploaded; analysis is queued.", document)
 
 
@@ -120,13 +127,59 @@ def _pipeline_start(document_id, *, sealed_password: str | None = None) -> None:
     pipeline_enqueue(document_id=document_id, sealed_password=sealed_password)
 
 
+def upload_wait_seconds(*, user) -> int:
+    """0 while the user may store more documents this hour, else the seconds until one more is allowed."""
+    limit = settings.QUIRE_UPLOADS_PER_HOUR
+    since = timezone.now() - timedelta(hours=1)
+    recent = list(
+        Document.objects.filter(uploaded_by=user, created_at__gte=since).order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    if len(recent) < limit:
+        return 0
+    return max(1, int((recent[-1] - since).total_seconds()) + 1)
+
+
+def document_files(document: Document) -> list[tuple]:
+    """(storage, name) of every file kept for a document: today the original; page images and cached
+    engine state join this list when they exist, so every deletion path removes them too."""
+    return [(document.file.storage, document.file.name)] if document.file.name else []
+
+
+def files_delete_on_commit(files: list[tuple]) -> None:
+    def delete() -> None:
+        for storage, name in files:
+            try:
+                storage.delete(name)
+            except OSError:
+                logger.exception("Could not delete %s; remove it by hand", name)
+
+    transaction.on_commit(delete)
+
+
 @transaction.atomic
 def document_delete(*, document: Document, user) -> None:
     permissions.require(user=user, workspace=document.workspace, action=Action.DELETE)
-    storage, name = document.file.storage, document.file.name
-    document.delete()
+    files = document_files(document)
+    audit_record(action=AuditAction.DOCUMENT_DELETE, actor=user, workspace=document.workspace, target=document)
+    document.delete()  # pages and report rows cascade
     # The row is gone for everyone the moment we commit; the bytes follow.
-    transaction.on_commit(lambda: storage.delete(name))
+    files_delete_on_commit(files)
+
+
+def document_file_response(*, document: Document, user) -> FileResponse:
+    """The original, always as a download: an uploaded HTML file must never run in our origin."""
+    permissions.require(user=user, workspace=document.workspace, action=Action.READ)
+    response = FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.original_name,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    audit_record(action=AuditAction.DOCUMENT_DOWNLOAD, actor=user, workspace=document.workspace, target=document)
+    return response
 
 
 # --- pipeline steps (called by tasks) ----------------------------------------------------------

@@ -35,6 +35,13 @@ def _outcome_json(outcome: services.UploadOutcome) -> dict:
 def document_upload_view(request: HttpRequest, workspace_id) -> HttpResponse:
     workspace = workspace_get(user=request.user, workspace_id=workspace_id)
     permissions.require(user=request.user, workspace=workspace, action=Action.UPLOAD)
+    wait = services.upload_wait_seconds(user=request.user)
+    if wait:
+        message = f"Upload limit reached for this hour; try again in {wait // 60 + 1} minutes."
+        if _wants_json(request):
+            return JsonResponse({"results": [], "error": message}, status=429, headers={"Retry-After": str(wait)})
+        messages.error(request, message)
+        return redirect("workspaces:detail", workspace_id=workspace.id)
     files = request.FILES.getlist("files")  # parsing streams each file to a temporary file
     outcomes = [services.upload_rejected_oversize(name) for name in oversized_names(request)]
     outcomes += [services.document_upload(workspace=workspace, user=request.user, file=f) for f in files]
@@ -81,16 +88,7 @@ def document_status_view(request: HttpRequest, document_id) -> JsonResponse:
 @require_GET
 def document_file_view(request: HttpRequest, document_id) -> FileResponse:
     document = selectors.document_get(user=request.user, document_id=document_id)
-    # Always a download, never rendered inline: an uploaded HTML file must not run in our origin.
-    response = FileResponse(
-        document.file.open("rb"),
-        as_attachment=True,
-        filename=document.original_name,
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return services.document_file_response(document=document, user=request.user)
 
 
 @login_required

@@ -8,9 +8,15 @@ from django.db import transaction
 
 import analysis.pipeline
 from analysis.errors import QuireError
+from webapp.audit.models import AuditAction
+from webapp.audit.services import audit_record
 from webapp.documents.models import Document, DocumentStatus
 from webapp.documents.progress import ProgressReporter
-from webapp.documents.services import INGEST_PROGRESS, document_as_ingested, document_fail
+from webapp.documents.services import (
+    INGEST_PROGRESS,
+    document_as_ingested,
+    document_fail,
+)
 from webapp.reports.engines import engine_from_settings
 from webapp.reports.models import Report
 
@@ -57,3 +63,9 @@ def report_generate(*, document_id) -> None:
             },
         )
         locked.update(status=DocumentStatus.READY, progress=100, stage="Ready", error_code="", error_message="")
+
+
+def report_viewed(*, report, user) -> None:
+    """A read worth a trail: who looked at which document's report."""
+    document = report.document
+    audit_record(action=AuditAction.REPORT_VIEW, actor=user, workspace=document.workspace, target=document)

@@ -6,10 +6,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from webapp.reports.selectors import report_get_for_document
+from webapp.reports.services import report_viewed
 
 
 @login_required
 @require_GET
 def report_detail_view(request: HttpRequest, document_id) -> HttpResponse:
     report = report_get_for_document(user=request.user, document_id=document_id)
+    report_viewed(report=report, user=request.user)
     return render(request, "reports/detail.html", {"report": report, "document": report.document})

@@ -23,6 +23,8 @@ class Action(enum.Enum):
     DELETE = "delete"
     ANALYSE = "analyse"
     MANAGE_MEMBERS = "manage_members"
+    VIEW_AUDIT = "view_audit"
+    DELETE_WORKSPACE = "delete_workspace"
 
 
 _ROLE_ACTIONS: dict[str, frozenset[Action]] = {

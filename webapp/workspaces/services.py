@@ -14,6 +14,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from webapp.audit.models import AuditAction
+from webapp.audit.services import audit_record
 from webapp.workspaces import permissions
 from webapp.workspaces.models import Invitation, Membership, Role, Workspace
 from webapp.workspaces.permissions import Action
@@ -30,7 +32,21 @@ def workspace_create(*, user, name: str) -> Workspace:
         raise ValidationError("A workspace needs a name.")
     workspace = Workspace.objects.create(name=name, created_by=user)
     Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+    audit_record(action=AuditAction.WORKSPACE_CREATE, actor=user, workspace=workspace, target=workspace)
     return workspace
+
+
+@transaction.atomic
+def workspace_delete(*, workspace: Workspace, user) -> None:
+    """Owners only: the workspace, every document's files and every row derived from them."""
+    from webapp.documents.services import document_files, files_delete_on_commit
+
+    permissions.require(user=user, workspace=workspace, action=Action.DELETE_WORKSPACE)
+    files = [f for document in workspace.documents.all().only("id", "file") for f in document_files(document)]
+    audit_record(action=AuditAction.WORKSPACE_DELETE, actor=user, workspace=workspace, target=workspace,
+                 documents=len(files))
+    workspace.delete()  # memberships, invitations, documents, pages and reports cascade
+    files_delete_on_commit(files)
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,8 @@ def member_invite(*, workspace: Workspace, inviter, email: str, role: str, base_
             invited_by=inviter,
             expires_at=timezone.now() + timedelta(days=settings.QUIRE_INVITE_DAYS),
         )
+        audit_record(action=AuditAction.MEMBER_INVITE, actor=inviter, workspace=workspace, target=invitation,
+                     target_label=email, role=role)
     url = base_url.rstrip("/") + reverse("workspaces:invitation-accept", args=[token])
     send_mail(
         subject=f"You are invited to the Quire workspace “{workspace.name}”",
@@ -97,7 +115,9 @@ def invitation_accept(*, token: str, user) -> Workspace:
         )
     try:
         with transaction.atomic():
-            Membership.objects.create(workspace=invitation.workspace, user=user, role=invitation.role)
+            membership = Membership.objects.create(workspace=invitation.workspace, user=user, role=invitation.role)
+        audit_record(action=AuditAction.MEMBER_JOIN, actor=user, workspace=invitation.workspace, target=membership,
+                     target_label=user.email, role=invitation.role)
     except IntegrityError:
         pass  # Already a member: using the link again is harmless.
     invitation.accepted_at = timezone.now()
@@ -121,6 +141,8 @@ def member_remove(*, workspace: Workspace, actor, membership_id: int) -> None:
     if membership is None:
         raise ValidationError("No such member.")
     _ensure_an_owner_remains(workspace, membership)
+    audit_record(action=AuditAction.MEMBER_REMOVE, actor=actor, workspace=workspace, target=membership,
+                 target_label=membership.user.email, role=membership.role)
     membership.delete()
 
 
@@ -134,8 +156,11 @@ def member_role_change(*, workspace: Workspace, actor, membership_id: int, role:
         raise ValidationError("No such member.")
     if role != Role.OWNER:
         _ensure_an_owner_remains(workspace, membership)
+    previous = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    audit_record(action=AuditAction.MEMBER_ROLE, actor=actor, workspace=workspace, target=membership,
+                 target_label=membership.user.email, before=previous, after=role)
     return membership
 
 
@@ -145,4 +170,6 @@ def member_leave(*, workspace: Workspace, user) -> None:
     if membership is None:
         raise PermissionDenied("You are not a member of this workspace.")
     _ensure_an_owner_remains(workspace, membership)
+    audit_record(action=AuditAction.MEMBER_LEAVE, actor=user, workspace=workspace, target=membership,
+                 target_label=user.email, role=membership.role)
     membership.delete()

@@ -12,5 +12,6 @@ urlpatterns = [
     path("w/<uuid:workspace_id>/members/<int:membership_id>/remove/", views.member_remove_view, name="member-remove"),
     path("w/<uuid:workspace_id>/members/<int:membership_id>/role/", views.member_role_view, name="member-role"),
     path("w/<uuid:workspace_id>/leave/", views.workspace_leave_view, name="leave"),
+    path("w/<uuid:workspace_id>/delete/", views.workspace_delete_view, name="delete"),
     path("invites/<str:token>/", views.invitation_accept_view, name="invitation-accept"),
 ]

@@ -143,6 +143,20 @@ def workspace_leave_view(request: HttpRequest, workspace_id) -> HttpResponse:
     return redirect("workspaces:list")
 
 
+@login_required
+@require_POST
+def workspace_delete_view(request: HttpRequest, workspace_id) -> HttpResponse:
+    workspace = selectors.workspace_get(user=request.user, workspace_id=workspace_id)
+    permissions.require(user=request.user, workspace=workspace, action=Action.DELETE_WORKSPACE)
+    if request.POST.get("confirm", "").strip() != workspace.name:
+        messages.error(request, "Type the workspace's name exactly to delete it.")
+        return redirect("workspaces:members", workspace_id=workspace.id)
+    name = workspace.name
+    services.workspace_delete(workspace=workspace, user=request.user)
+    messages.success(request, f"Deleted workspace “{name}” and all its documents.")
+    return redirect("workspaces:list")
+
+
 @require_http_methods(["GET", "POST"])
 def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     if not request.user.is_authenticated:

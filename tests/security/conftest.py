@@ -1,0 +1,74 @@
+"""Two workspaces that must never see each other, with a member of every role in the first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from tests import factories
+
+FOREIGN_SECRET = "secret terms of B"
+FOREIGN_NAME = "B team"
+
+
+@dataclass
+class World:
+    workspace: object
+    owner: object
+    editor: object
+    viewer: object
+    document: object
+    foreign_workspace: object
+    foreign_owner: object
+    foreign_document: object
+    foreign_membership: object
+
+
+@pytest.fixture
+def world(db) -> World:
+    from webapp.reports.models import Report
+
+    owner = factories.make_user("olivia")
+    workspace = factories.make_workspace(owner, name="Acme contracts")
+    editor, viewer = factories.make_user("eddie"), factories.make_user("vera")
+    factories.add_member(workspace, editor, "editor")
+    factories.add_member(workspace, viewer, "viewer")
+    document = factories.make_document(workspace, content=b"Our own agreement.", original_name="ours.txt")
+    Report.objects.create(document=document, kind="ingestion_facts", title="Facts", facts=[])
+
+    foreign_owner = factories.make_user("bruno")
+    foreign_workspace = factories.make_workspace(foreign_owner, name=FOREIGN_NAME)
+    foreign_member = factories.make_user("bea")
+    foreign_membership = factories.add_member(foreign_workspace, foreign_member, "editor")
+    foreign_document = factories.make_document(
+        foreign_workspace, content=FOREIGN_SECRET.encode(), original_name="b-secret-plan.txt"
+    )
+    Report.objects.create(document=foreign_document, kind="ingestion_facts", title="Facts", facts=[
+        {"label": "Secret", "value": FOREIGN_SECRET}
+    ])
+    return World(workspace, owner, editor, viewer, document, foreign_workspace, foreign_owner, foreign_document,
+                 foreign_membership)
+
+
+@pytest.fixture
+def client_for():
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_for(db):
+    """An API client authenticated with a real bearer token of `user`."""
+    from webapp.api.tokens import token_create
+
+    def make(user) -> Client:
+        raw = token_create(user=user, name="tests").raw
+        return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    return make
