@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests import factories
+from tests.browser.conftest import wait_until
 from webapp.documents.models import Document
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -71,8 +72,8 @@ def test_files_chosen_and_dropped_upload_with_progress_and_turn_ready_without_re
         [png],
     )
     items = page.locator("#upload-list li")
-    page.wait_for_function("document.querySelectorAll('#upload-list li .upload-note').length === 3 && "
-                           "[...document.querySelectorAll('#upload-list li')].every(li => /stored|rejected|duplicate/.test(li.className))")
+    wait_until(page, "() => document.querySelectorAll('#upload-list li .upload-note').length === 3 && "
+                     "[...document.querySelectorAll('#upload-list li')].every(li => /stored|rejected|duplicate/.test(li.className))")
     notes = {items.nth(i).locator(".upload-name").inner_text(): items.nth(i).locator(".upload-note").inner_text() for i in range(3)}
     assert any("PNG" in note for name, note in notes.items() if name.startswith("photo.pdf"))
     assert sum("analysis is queued" in note for note in notes.values()) == 2
@@ -81,10 +82,11 @@ def test_files_chosen_and_dropped_upload_with_progress_and_turn_ready_without_re
     for document in Document.objects.filter(workspace=workspace):
         badge = page.locator(f'tr[data-doc-id="{document.id}"] [data-field=status_label]')
         badge.wait_for()
-        page.wait_for_function(
+        wait_until(
+            page,
             "id => document.querySelector(`tr[data-doc-id=\"${id}\"] [data-field=status_label]`).textContent === 'Ready'",
             arg=str(document.id),
-            timeout=90_000,
+            timeout=90,
         )
     assert page.evaluate("window.__quireLoaded") is True
     pages_cell = page.locator(f'tr[data-doc-id="{Document.objects.get(kind="pdf").id}"] [data-field=page_count]')
@@ -109,14 +111,13 @@ def test_protected_pdf_asks_for_its_password_on_the_page_then_reads(page, live_s
 
     password.fill("wrong")
     page.click(".password-form button[type=submit]")
-    page.wait_for_function(
-        "document.querySelector('#doc-state .error') && /not correct/.test(document.querySelector('#doc-state .error').textContent)",
-        timeout=60_000,
+    wait_until(
+        page,
+        "() => document.querySelector('#doc-state .error') && /not correct/.test(document.querySelector('#doc-state .error').textContent)",
+        timeout=60,
     )
     page.fill("input[name=password]", "test")
     page.click(".password-form button[type=submit]")
-    page.wait_for_function(
-        "document.querySelector('#doc-state [data-field=status_label]').textContent === 'Ready'", timeout=60_000
-    )
+    wait_until(page, "() => document.querySelector('#doc-state [data-field=status_label]').textContent === 'Ready'", timeout=60)
     # Once ready, the page reloads itself to offer the report.
     page.locator("a:has-text('Open report')").wait_for(timeout=20_000)

@@ -108,3 +108,16 @@ def test_workspace_delete_needs_the_name_typed(world, client_for):
 
     client_for(world.owner).post(reverse("workspaces:delete", args=[world.workspace.id]), {"confirm": "acme"})
     assert Workspace.objects.filter(pk=world.workspace.pk).exists()
+
+
+def test_page_writes_without_a_csrf_token_are_refused(world):
+    from webapp.workspaces.models import Workspace
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(world.owner)
+    for url, data in ((reverse("workspaces:list"), {"name": "Forged"}),
+                      (reverse("documents:delete", args=[world.document.id]), {}),
+                      (reverse("tokens"), {"name": "forged"})):
+        assert browser.post(url, data).status_code == 403, url
+    assert not Workspace.objects.filter(name="Forged").exists()
+    assert world.document.__class__.objects.filter(pk=world.document.pk).exists()

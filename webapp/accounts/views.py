@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp.accounts.forms import SignUpForm, TokenCreateForm
 from webapp.api import tokens
+from webapp.audit.services import audit_events_for_account
 
 
 @require_http_methods(["GET", "POST"])
@@ -38,7 +39,14 @@ def token_list_view(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error("name", error)
     response = render(
-        request, "accounts/tokens.html", {"form": form, "created": created, "tokens": tokens.token_list(user=request.user)}
+        request,
+        "accounts/tokens.html",
+        {
+            "form": form,
+            "created": created,
+            "tokens": tokens.token_list(user=request.user),
+            "events": audit_events_for_account(user=request.user),
+        },
     )
     response["Cache-Control"] = "no-store"  # the new token must not linger in a cache
     return response

@@ -46,6 +46,11 @@ def audit_events_for_workspace(*, workspace) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(workspace=workspace)
 
 
+def audit_events_for_account(*, user, limit: int = 20) -> QuerySet[AuditEvent]:
+    """The user's own account events (log-ins, tokens), shown to them beside their tokens."""
+    return AuditEvent.objects.filter(actor=user, workspace__isnull=True, workspace_label="")[:limit]
+
+
 CSV_COLUMNS = ("at", "action", "actor", "object_type", "object_id", "object", "ip", "via", "user_agent", "detail")
 
 
