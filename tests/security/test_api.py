@@ -43,6 +43,7 @@ def test_token_page_shows_the_token_once(world, client_for):
     first = client.post(reverse("tokens"), {"name": "ci"})
     raw = first.context["created"].raw
     assert raw.encode() in first.content and first["Cache-Control"] == "no-store"
+    assert b"<title>API tokens \xc2\xb7 Quire</title>" in first.content
     assert raw.encode() not in client.get(reverse("tokens")).content
 
 
