@@ -16,7 +16,18 @@ os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def _find_corpus() -> Path:
+    """The shared corpus sits beside the checkout (../shared/corpus); a clone made elsewhere finds it
+    through QUIRE_CORPUS_DIR or at the machine's usual place."""
+    for candidate in (os.environ.get("QUIRE_CORPUS_DIR"), REPO.parent / "shared" / "corpus", "/work/shared/corpus"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return REPO.parent / "shared" / "corpus"
+
+
+CORPUS = _find_corpus()
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,10 @@ import torch
 import transformers
 from engine.cli_generate import generate_main  # noqa: E402
 
+from tests.conftest import CORPUS as SHARED_CORPUS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus" / "cuad_train"
+CORPUS = SHARED_CORPUS / "cuad_train"
 NEW_TOKENS = 64
 
 
