@@ -1,7 +1,7 @@
 """`make run`: the embedded default on one machine with no configuration.
 
-Starts SQLite-backed Quire with gunicorn, a Celery worker for the default queue and a dedicated
-worker for the engine queue, which holds the local engine (see choose_engine).
+Starts SQLite-backed Quire with gunicorn, a Celery worker for the default queue, a dedicated worker
+for the engine queue, which holds the local engine (see choose_engine), and Celery beat.
 Broker: the Redis at REDIS_URL (default 127.0.0.1:6379) when it
 answers, otherwise kombu's filesystem transport under var/broker. Either way these are real
 Celery workers, never eager mode. Ctrl-C stops everything.
@@ -121,6 +121,8 @@ def main() -> int:
                 "--threads", "4", "--timeout", "600", "--access-logfile", "-"],
         "worker": celery + ["-Q", "default", "--concurrency", "2", "-n", "default@%h"],
         "engine": celery + ["-Q", "engine", "--concurrency", "1", "-n", "engine@%h"],
+        # The periodic stuck-work check (documents_recover_stuck).
+        "beat": [python, "-m", "celery", "-A", "webapp", "beat", "--loglevel", "INFO"],
     }
     children = {name: subprocess.Popen(cmd, cwd=REPO) for name, cmd in commands.items()}
 

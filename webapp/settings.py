@@ -69,6 +69,8 @@ HTTPS = env_bool("QUIRE_HTTPS", True)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS and env_bool("QUIRE_SSL_REDIRECT", True)
+# Probes talk plain HTTP to the container; a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env_int("QUIRE_HSTS_SECONDS", 31536000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
@@ -265,6 +267,16 @@ QUIRE_INGEST_TIME_LIMIT = env_int("QUIRE_INGEST_TIME_LIMIT", 32 * 60)
 QUIRE_ANALYSE_SOFT_TIME_LIMIT = env_int("QUIRE_ANALYSE_SOFT_TIME_LIMIT", 4 * 3600)
 QUIRE_ANALYSE_TIME_LIMIT = env_int("QUIRE_ANALYSE_TIME_LIMIT", 4 * 3600 + 300)
 QUIRE_TASK_MAX_RETRIES = env_int("QUIRE_TASK_MAX_RETRIES", 5)
+# Celery beat: how often to look for documents whose worker vanished (see documents_recover_stuck).
+QUIRE_RECOVERY_INTERVAL_S = env_int("QUIRE_RECOVERY_INTERVAL_S", 300)
+CELERY_BEAT_SCHEDULE = {
+    "recover-stuck-documents": {
+        "task": "webapp.documents.tasks.documents_recover_stuck_task",
+        "schedule": QUIRE_RECOVERY_INTERVAL_S,
+        "options": {"queue": "default", "expires": QUIRE_RECOVERY_INTERVAL_S},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Ingestion --------------------------------------------------------------------------------
 # Each file is read in a child process bounded by these (see analysis/ingest/isolated.py).

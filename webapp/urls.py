@@ -3,7 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from webapp import health
+
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", include("webapp.workspaces.urls")),
     path("", include("webapp.documents.urls")),
     path("", include("webapp.reports.urls")),

@@ -111,3 +111,27 @@ def test_password_protected_pdf_waits_then_opens_with_the_password_typed_on_the_
     reader.decrypt("openpassword")
     assert document.page_count == len(reader.pages)
     assert "openpassword" not in celery_worker_process.log()
+
+
+def test_a_document_abandoned_mid_ingestion_is_recovered_by_the_periodic_check(
+    editor_client, celery_worker_process, wait_for_document
+):
+    """As if a worker died holding it and its message was lost: the beat task, sent through the broker to
+    the real worker, finds it and the document still ends ready."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from webapp.documents.tasks import documents_recover_stuck_task
+
+    _, workspace = editor_client
+    document = factories.make_document(workspace, content=b"An agreement whose worker vanished. " * 20,
+                                       status="ingesting", progress=30, stage="Reading")
+    Document.objects.filter(pk=document.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=settings.QUIRE_INGEST_TIME_LIMIT + 600)
+    )
+    documents_recover_stuck_task.delay()
+    document = wait_for_document(document.id, worker=celery_worker_process)
+    assert document.status == "ready", document.error_message
+    assert document.recoveries == 1 and document.word_count > 0

@@ -15,8 +15,8 @@ from django.conf import settings
 
 from tests.conftest import REPO
 
-APP_SERVICES = ("migrate", "web", "worker", "engine-worker")
-LONG_RUNNING_APP_SERVICES = ("web", "worker", "engine-worker")
+APP_SERVICES = ("migrate", "web", "worker", "engine-worker", "beat")
+LONG_RUNNING_APP_SERVICES = ("web", "worker", "engine-worker", "beat")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,7 @@ def test_compose_defines_the_team_server_services(compose):
         "web": ["gunicorn webapp.wsgi", "--bind 0.0.0.0:8000"],
         "worker": ["celery -A webapp worker", "-Q default", "--concurrency 2"],
         "engine-worker": ["celery -A webapp worker", "-Q engine", "--concurrency 1", "-n engine@%h"],
+        "beat": ["celery -A webapp beat"],
     }
     for name, pieces in expected_pieces.items():
         command = " ".join(command_of(services[name]))
@@ -180,3 +181,13 @@ def test_engine_worker_image_carries_the_engine_extra(compose):
     assert any(dep.startswith("torch==") for dep in optional["engine"])
     assert ("ARG", "EXTRAS=s3") in dockerfile_instructions()
     assert compose["services"]["engine-worker"]["image"] != compose["services"]["web"]["image"]
+
+
+def test_env_example_names_only_what_settings_or_compose_read(compose):
+    source = (REPO / "webapp" / "settings.py").read_text()
+    compose_text = (REPO / "docker-compose.yml").read_text()
+    names = [line.split("=", 1)[0] for line in (REPO / ".env.example").read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert "SECRET_KEY" in names and "POSTGRES_PASSWORD" in names
+    unknown = [n for n in names if f'"{n}"' not in source and f"${{{n}" not in compose_text]
+    assert not unknown, f".env.example offers names nothing reads: {unknown}"

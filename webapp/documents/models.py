@@ -49,6 +49,8 @@ class Document(models.Model):
     # How many times a worker has started ingesting this document: a file that crashes the worker
     # process is re-delivered (acks_late), and this bounds how often.
     ingest_attempts = models.PositiveSmallIntegerField(default=0)
+    # How many times the periodic check found this document abandoned by its worker and queued it again.
+    recoveries = models.PositiveSmallIntegerField(default=0)
 
     text = models.TextField(blank=True)
     page_count = models.PositiveIntegerField(null=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from django.utils import timezone
+
 from webapp.documents.models import Document
 
 
@@ -25,5 +27,6 @@ class ProgressReporter:
         now = time.monotonic()
         if not force and (now - self._last_write < self.min_interval or percent == self._last_percent):
             return
-        Document.objects.filter(pk=self.document_id).update(progress=percent, stage=stage[:200])
+        # updated_at doubles as the heartbeat the stuck-work check reads (queryset updates skip auto_now).
+        Document.objects.filter(pk=self.document_id).update(progress=percent, stage=stage[:200], updated_at=timezone.now())
         self._last_write, self._last_percent = now, percent

@@ -185,6 +185,68 @@ def document_file_response(*, document: Document, user) -> FileResponse:
 # --- pipeline steps (called by tasks) ----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Recovery:
+    requeued: list
+    failed: list
+
+
+MAX_RECOVERIES = 2
+_RECOVERY_MARGIN_S = 300
+
+
+def documents_recover_stuck(*, now=None) -> Recovery:
+    """Find documents whose worker vanished and queue them again, or fail them with a reason.
+
+    A document counts as abandoned when it has been ingesting or analysing with no progress for longer
+    than that step's hard time limit (plus a margin): by then no worker can still be running it, since
+    Celery kills a task at its hard limit. Queued documents are left alone: a long queue is not a fault,
+    and queuing a second copy could run one document twice at once.
+    """
+    now = now or timezone.now()
+    limits = {
+        DocumentStatus.INGESTING: settings.QUIRE_INGEST_TIME_LIMIT,
+        DocumentStatus.ANALYSING: settings.QUIRE_ANALYSE_TIME_LIMIT,
+    }
+    requeued, failed = [], []
+    for status, limit in limits.items():
+        cutoff = now - timedelta(seconds=limit + _RECOVERY_MARGIN_S)
+        for document_id in Document.objects.filter(status=status, updated_at__lt=cutoff).values_list("pk", flat=True):
+            with transaction.atomic():
+                document = Document.objects.select_for_update().filter(pk=document_id, status=status,
+                                                                       updated_at__lt=cutoff).first()
+                if document is None:
+                    continue  # it moved on while we looked
+                if document.recoveries >= MAX_RECOVERIES:
+                    Document.objects.filter(pk=document_id).update(
+                        status=DocumentStatus.FAILED, error_code="worker_lost", stage="Failed",
+                        error_message=f"The worker processing this document stopped {document.recoveries + 1} times "
+                                      "without finishing; Quire gave up on it. The original file is kept.",
+                    )
+                    failed.append(document_id)
+                    continue
+                Document.objects.filter(pk=document_id).update(
+                    recoveries=document.recoveries + 1, updated_at=now,
+                    stage="Queued again: the worker processing it stopped",
+                    # Back to the start of the step that was abandoned; the task claims it again.
+                    status=DocumentStatus.QUEUED if status == DocumentStatus.INGESTING else status,
+                )
+                transaction.on_commit(lambda i=document_id, s=status: _step_enqueue(i, s))
+                requeued.append(document_id)
+    if requeued or failed:
+        logger.warning("stuck-work check: requeued %s, failed %s", requeued, failed)
+    return Recovery(requeued=requeued, failed=failed)
+
+
+def _step_enqueue(document_id, status) -> None:
+    if status == DocumentStatus.INGESTING:
+        _pipeline_start(document_id)
+    else:
+        from webapp.reports.tasks import report_analyse_task
+
+        report_analyse_task.delay(str(document_id))
+
+
 def document_fail(*, document_id, code: str, message: str) -> None:
     Document.objects.filter(pk=document_id).exclude(status=DocumentStatus.READY).update(
         status=DocumentStatus.FAILED, error_code=code[:40], error_message=message, stage="Failed"
@@ -223,7 +285,7 @@ def document_ingest(*, document_id, sealed_password: str | None = None) -> None:
     """Extract text and the page map. Safe to run twice: it only acts on a queued or ingesting document."""
     claimed = Document.objects.filter(
         pk=document_id, status__in=[DocumentStatus.QUEUED, DocumentStatus.INGESTING]
-    ).update(status=DocumentStatus.INGESTING, stage="Opening the file", progress=INGEST_PROGRESS[0])
+    ).update(status=DocumentStatus.INGESTING, stage="Opening the file", progress=INGEST_PROGRESS[0], updated_at=timezone.now())
     if not claimed:
         return  # deleted, waiting for a password, or already past this step
     document = Document.objects.get(pk=document_id)

@@ -16,3 +16,10 @@ from webapp.documents.taskbase import DocumentTask
 )
 def document_ingest_task(document_id: str, sealed_password: str | None = None) -> None:
     services.document_ingest(document_id=document_id, sealed_password=sealed_password)
+
+
+@shared_task(name="webapp.documents.tasks.documents_recover_stuck_task", ignore_result=True)
+def documents_recover_stuck_task() -> dict:
+    """Run by Celery beat (CELERY_BEAT_SCHEDULE); safe to run anywhere, any number of times."""
+    recovery = services.documents_recover_stuck()
+    return {"requeued": [str(i) for i in recovery.requeued], "failed": [str(i) for i in recovery.failed]}

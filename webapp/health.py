@@ -1,0 +1,85 @@
+"""Liveness and readiness for load balancers and orchestrators; no login, nothing sensitive in the body.
+
+/healthz answers while the web process can serve a request at all. /readyz answers 200 only when
+what a request needs is reachable: the database, the broker, file storage and, for an OpenAI-compatible
+engine, its server. Each check is bounded in time, and a failure names only the check and the kind of
+error, never a URL, host or credential.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+_TIMEOUT_S = 3.0
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "ok"
+
+
+def _broker() -> str:
+    from webapp.celery import app
+
+    with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+        conn.ensure_connection(max_retries=1, timeout=_TIMEOUT_S)
+    return "ok"
+
+
+def _storage() -> str:
+    """Write, read back and delete a small probe: a read-only or full volume is not ready."""
+    name = default_storage.save(f"health/probe-{uuid.uuid4().hex}", ContentFile(b"quire"))
+    try:
+        with default_storage.open(name, "rb") as probe:
+            if probe.read() != b"quire":
+                raise OSError("probe read back differently")
+    finally:
+        default_storage.delete(name)
+    return "ok"
+
+
+def _engine() -> str:
+    if settings.QUIRE_ENGINE == "none":
+        return "none configured"
+    if settings.QUIRE_ENGINE == "local":
+        return "in the engine worker"  # loaded there, not in the web process
+    base = settings.QUIRE_ENGINE_BASE_URL.rstrip("/")
+    base = base if base.endswith("/v1") else base + "/v1"
+    headers = {"Authorization": f"Bearer {settings.QUIRE_ENGINE_API_KEY}"} if settings.QUIRE_ENGINE_API_KEY else {}
+    httpx.get(f"{base}/models", headers=headers, timeout=_TIMEOUT_S).raise_for_status()
+    return "ok"
+
+
+CHECKS = {"database": _database, "broker": _broker, "storage": _storage, "engine": _engine}
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    results, ready = {}, True
+    for name, check in CHECKS.items():
+        started = time.monotonic()
+        try:
+            state = check()
+        except Exception as error:  # any failure makes the instance not ready; the kind is enough to act on
+            state, ready = f"failed: {type(error).__name__}", False
+        results[name] = {"state": state, "ms": round((time.monotonic() - started) * 1000)}
+    return JsonResponse({"status": "ready" if ready else "not ready", "checks": results}, status=200 if ready else 503)
