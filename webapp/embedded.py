@@ -104,6 +104,7 @@ def _prepare(var_dir: Path) -> tuple[str, str]:
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     os.environ.setdefault("QUIRE_HTTPS", "false")  # plain HTTP on localhost
+    os.environ.setdefault("QUIRE_LOG_FORMAT", "plain")  # a terminal, not a log shipper
     var_dir = Path(os.environ.setdefault("QUIRE_VAR_DIR", str(REPO / "var")))
     var_dir.mkdir(parents=True, exist_ok=True)
     broker = choose_broker()
