@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-fast test-integration test-security test-browser install system-deps check-deploy clean
+.PHONY: run test test-fast test-integration test-faults test-security test-browser install system-deps check-deploy clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test-fast: $(INSTALLED)
 
 test-integration: $(INSTALLED)
 	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
+
+test-faults: $(INSTALLED)
+	$(BIN)/python -m pytest -m faults $(PYTEST_ARGS)
 
 test-security: $(INSTALLED)
 	$(BIN)/python -m pytest -m security $(PYTEST_ARGS)

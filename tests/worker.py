@@ -34,13 +34,15 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def start_worker(*, database_name: str, log_path: Path, queues: str = "default,engine") -> WorkerProcess:
-    env = dict(os.environ, DATABASE_URL=_test_database_url(database_name), LOG_LEVEL="INFO")
+def start_worker(*, database_name: str, log_path: Path, queues: str = "default,engine", pool: str = "prefork",
+                 env: dict | None = None) -> WorkerProcess:
+    environment = dict(os.environ, DATABASE_URL=_test_database_url(database_name), LOG_LEVEL="INFO", **(env or {}))
     log = log_path.open("w")
+    concurrency = ["--concurrency", "2"] if pool == "prefork" else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "--concurrency", "2",
+        [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "--pool", pool, *concurrency,
          "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT,
     )
     worker = WorkerProcess(process, log_path)
     deadline = time.monotonic() + 90

@@ -259,6 +259,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"webapp.reports.tasks.*": {"queue": "engine"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing (an upload's first task, and the next step of a chain from inside a worker) rides out a
+# broker restart of up to about a minute instead of failing the document after 0.6 s (Celery's default
+# of 3 quick retries): tests/faults restarts Redis in the middle of a batch.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = False
 # Time limits per stage (seconds): soft raises inside the task so it can record a readable
