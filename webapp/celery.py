@@ -9,3 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 app = Celery("quire")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _connect_metrics() -> None:
+    from webapp.metrics import connect_task_signals
+
+    connect_task_signals()
+
+
+_connect_metrics()

@@ -334,6 +334,9 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Prometheus at /metrics; with a token set, scrapers must send it as a bearer token.
+QUIRE_METRICS_TOKEN = env_str("QUIRE_METRICS_TOKEN", "")
+
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

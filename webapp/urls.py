@@ -3,11 +3,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from webapp import health
+from webapp import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("", include("webapp.workspaces.urls")),
     path("", include("webapp.documents.urls")),
     path("", include("webapp.reports.urls")),

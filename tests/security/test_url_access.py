@@ -19,7 +19,7 @@ UNSCOPED = {
     "login", "logout", "signup", "password_change", "password_change_done", "password_reset",
     "password_reset_done", "password_reset_confirm", "password_reset_complete",
     "workspaces:list", "workspaces:invitation-accept", "tokens", "token-revoke",
-    "api:schema", "api:me", "api:workspace-list", "healthz", "readyz",
+    "api:schema", "api:me", "api:workspace-list", "healthz", "readyz", "metrics",
 }
 # Everything under /admin/ is Django's admin: staff only, checked in test_admin_is_staff_only.
 ADMIN_NAMESPACE = "admin"

@@ -191,3 +191,16 @@ def test_env_example_names_only_what_settings_or_compose_read(compose):
     assert "SECRET_KEY" in names and "POSTGRES_PASSWORD" in names
     unknown = [n for n in names if f'"{n}"' not in source and f"${{{n}" not in compose_text]
     assert not unknown, f".env.example offers names nothing reads: {unknown}"
+
+
+def test_optional_vllm_and_minio_profiles(compose):
+    services = compose["services"]
+    vllm, minio = services["vllm"], services["minio"]
+    assert vllm["profiles"] == ["vllm"] and minio["profiles"] == ["minio"]
+    command = " ".join(vllm["command"])
+    for flag in ("--enable-expert-parallel", "--kv-cache-dtype fp8", "--block-size 256", "--trust-remote-code"):
+        assert flag in command, flag
+    assert "1048576" in command and vllm["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+    assert vllm["healthcheck"]["test"] and minio["healthcheck"]["test"]
+    # Neither starts with a plain `docker compose up`.
+    assert all("profiles" in services[name] for name in ("vllm", "minio", "engine-worker-gpu"))

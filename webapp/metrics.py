@@ -1,0 +1,116 @@
+"""Prometheus metrics at /metrics, gathered when scraped, so that every process's work is counted:
+
+- queue depths, read from the broker (Redis list lengths per Celery queue);
+- documents by state and failures by error code, from the database;
+- task runs, failures and seconds per task name, which every worker adds to a Redis hash through Celery's
+  signals (a worker process has no HTTP port of its own to scrape).
+
+Guarded by QUIRE_METRICS_TOKEN when set (send it as a bearer token); open on a private network otherwise.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+TASK_STATS_KEY = "quire:metrics:tasks"
+_QUEUES = ("default", "engine")
+
+
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def record_task(name: str, seconds: float, failed: bool) -> None:
+    """Called from the worker after every task; never lets a metrics hiccup touch the task."""
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        return
+    try:
+        pipe = _redis().pipeline()
+        pipe.hincrby(TASK_STATS_KEY, f"{name}|runs", 1)
+        pipe.hincrbyfloat(TASK_STATS_KEY, f"{name}|seconds", seconds)
+        if failed:
+            pipe.hincrby(TASK_STATS_KEY, f"{name}|failures", 1)
+        pipe.execute()
+    except Exception:  # noqa: BLE001 - metrics are best effort
+        logger.debug("could not record task metrics", exc_info=True)
+
+
+class _Collector:
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        from webapp.documents.models import Document
+
+        states = GaugeMetricFamily("quire_documents", "Documents by pipeline state.", labels=["status"])
+        for row in Document.objects.values("status").annotate(n=Count("id")):
+            states.add_metric([row["status"]], row["n"])
+        yield states
+        failures = GaugeMetricFamily("quire_documents_failed", "Failed documents by error code.", labels=["code"])
+        for row in Document.objects.filter(status="failed").values("error_code").annotate(n=Count("id")):
+            failures.add_metric([row["error_code"] or "unknown"], row["n"])
+        yield failures
+
+        if not settings.CELERY_BROKER_URL.startswith("redis"):
+            return
+        try:
+            client = _redis()
+            depth = GaugeMetricFamily("quire_queue_depth", "Tasks waiting in each Celery queue.", labels=["queue"])
+            for queue in _QUEUES:
+                depth.add_metric([queue], client.llen(queue))
+            raw = client.hgetall(TASK_STATS_KEY)
+        except Exception:  # noqa: BLE001 - the broker being down is itself visible in /readyz
+            logger.warning("metrics: broker unreachable")
+            return
+        yield depth
+        stats: dict[tuple[str, str], float] = {}
+        for key, value in raw.items():
+            name, kind = key.decode().rsplit("|", 1)
+            stats[(name, kind)] = float(value)
+        runs = CounterMetricFamily("quire_task_runs", "Celery task runs.", labels=["task"])
+        fails = CounterMetricFamily("quire_task_failures", "Celery task runs that raised.", labels=["task"])
+        seconds = CounterMetricFamily("quire_task_seconds", "Seconds spent in Celery tasks.", labels=["task"])
+        for (name, kind), value in sorted(stats.items()):
+            {"runs": runs, "failures": fails, "seconds": seconds}[kind].add_metric([name], value)
+        yield from (runs, fails, seconds)
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+    token = settings.QUIRE_METRICS_TOKEN
+    if token:
+        offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(offered.encode(), token.encode()):
+            return HttpResponse("metrics need the token\n", status=401, content_type="text/plain")
+    registry = CollectorRegistry()
+    registry.register(_Collector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def connect_task_signals() -> None:
+    """Time every task in the worker (webapp/celery.py connects this)."""
+    from celery.signals import task_postrun, task_prerun
+
+    started: dict[str, float] = {}
+
+    @task_prerun.connect(weak=False)
+    def _start(task_id=None, **kwargs):
+        started[task_id] = time.monotonic()
+
+    @task_postrun.connect(weak=False)
+    def _stop(task_id=None, task=None, state=None, **kwargs):
+        began = started.pop(task_id, None)
+        if began is not None and task is not None:
+            record_task(task.name, time.monotonic() - began, failed=state == "FAILURE")
