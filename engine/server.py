@@ -54,6 +54,10 @@ class ServerStats:
         self.completed = 0
         self.cancelled = 0
         self.failed = 0
+        self.prompt_tokens = 0
+        self.generated_tokens = 0
+        self.prefill_seconds = 0.0
+        self.decode_seconds = 0.0
 
     @contextmanager
     def engine_call(self) -> Iterator[None]:
@@ -71,7 +75,15 @@ class ServerStats:
         with self._lock:
             setattr(self, outcome, getattr(self, outcome) + 1)
 
-    def snapshot(self) -> dict[str, int]:
+    def add_tokens(self, *, prompt: int, generated: int, prefill_s: float | None = None,
+                   decode_s: float | None = None) -> None:
+        with self._lock:
+            self.prompt_tokens += prompt
+            self.generated_tokens += generated
+            self.prefill_seconds += prefill_s or 0.0
+            self.decode_seconds += decode_s or 0.0
+
+    def snapshot(self) -> dict[str, int | float]:
         with self._lock:
             return {
                 "requests": self.requests,
@@ -80,6 +92,10 @@ class ServerStats:
                 "completed": self.completed,
                 "cancelled": self.cancelled,
                 "failed": self.failed,
+                "prompt_tokens": self.prompt_tokens,
+                "generated_tokens": self.generated_tokens,
+                "prefill_seconds": round(self.prefill_seconds, 3),
+                "decode_seconds": round(self.decode_seconds, 3),
             }
 
 
@@ -157,7 +173,11 @@ def create_app(engine: Engine, *, max_concurrency: int = DEFAULT_CONCURRENCY) ->
         return JSONResponse({"object": "list", "data": [entry]})
 
     async def quire_stats(request: Request) -> Response:
-        return JSONResponse(stats.snapshot())
+        body = stats.snapshot()
+        kv_usage = getattr(engine, "kv_usage", None)  # the local engine's paged cache; remote engines have none
+        if callable(kv_usage):
+            body["kv"] = kv_usage()
+        return JSONResponse(body)
 
     # ------------------------------------------------------------------ generation
 
@@ -182,6 +202,8 @@ def create_app(engine: Engine, *, max_concurrency: int = DEFAULT_CONCURRENCY) ->
                 stats.count("failed")
                 raise
         stats.count("cancelled" if result.finish_reason == "cancelled" else "completed")
+        stats.add_tokens(prompt=result.prompt_tokens, generated=result.generated_tokens,
+                         prefill_s=result.prefill_seconds, decode_s=result.decode_seconds)
         return result
 
     async def complete(request: Request, parsed: schema.ParsedRequest) -> Response:
@@ -222,6 +244,7 @@ def create_app(engine: Engine, *, max_concurrency: int = DEFAULT_CONCURRENCY) ->
                     tokens.prompt = _prompt_tokens_estimate(engine, generation)
                     tokens.generated = engine.count_tokens("".join(pieces))
                 stats.count("cancelled" if cancel.is_set() else "completed")
+                stats.add_tokens(prompt=tokens.prompt or 0, generated=tokens.generated)
                 post("end", tokens)
             except CancelledError as error:
                 stats.count("cancelled")

@@ -3,7 +3,8 @@
 - queue depths, read from the broker (Redis list lengths per Celery queue);
 - documents by state and failures by error code, from the database;
 - task runs, failures and seconds per task name, which every worker adds to a Redis hash through Celery's
-  signals (a worker process has no HTTP port of its own to scrape).
+  signals (a worker process has no HTTP port of its own to scrape);
+- with QUIRE_ENGINE=openai pointing at our `engine serve`: its tokens, seconds and KV-cache bytes.
 
 Guarded by QUIRE_METRICS_TOKEN when set (send it as a bearer token); open on a private network otherwise.
 """
@@ -61,6 +62,8 @@ class _Collector:
             failures.add_metric([row["error_code"] or "unknown"], row["n"])
         yield failures
 
+        yield from _engine_metrics()
+
         if not settings.CELERY_BROKER_URL.startswith("redis"):
             return
         try:
@@ -83,6 +86,38 @@ class _Collector:
         for (name, kind), value in sorted(stats.items()):
             {"runs": runs, "failures": fails, "seconds": seconds}[kind].add_metric([name], value)
         yield from (runs, fails, seconds)
+
+
+def _engine_metrics():
+    """Our `engine serve` reports tokens, seconds and KV-cache bytes at /v1/quire/stats; rates (tokens/s)
+    are for PromQL: rate(quire_engine_generated_tokens_total) / rate(quire_engine_decode_seconds_total).
+    vLLM and SGLang publish their own /metrics: scrape those directly."""
+    import httpx
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    if settings.QUIRE_ENGINE != "openai":
+        return
+    base = settings.QUIRE_ENGINE_BASE_URL.rstrip("/")
+    base = base if base.endswith("/v1") else base + "/v1"
+    headers = {"Authorization": f"Bearer {settings.QUIRE_ENGINE_API_KEY}"} if settings.QUIRE_ENGINE_API_KEY else {}
+    try:
+        response = httpx.get(f"{base}/quire/stats", headers=headers, timeout=2)
+        response.raise_for_status()
+        body = response.json()
+    except (httpx.HTTPError, ValueError):
+        return  # not our server, or not reachable: /readyz says which
+    for key, help_text in (("prompt_tokens", "Prompt tokens the engine read."),
+                           ("generated_tokens", "Tokens the engine generated."),
+                           ("prefill_seconds", "Seconds the engine spent reading prompts."),
+                           ("decode_seconds", "Seconds the engine spent generating.")):
+        if key in body:
+            yield CounterMetricFamily(f"quire_engine_{key}", help_text, value=float(body[key]))
+    kv = body.get("kv") or {}
+    if "total_bytes" in kv:
+        gauge = GaugeMetricFamily("quire_engine_kv_bytes", "The engine's paged KV cache.", labels=["state"])
+        gauge.add_metric(["total"], float(kv["total_bytes"]))
+        gauge.add_metric(["used"], float(kv["used_bytes"]))
+        yield gauge
 
 
 @require_GET

@@ -128,6 +128,14 @@ class LocalEngine:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def kv_usage(self) -> dict[str, int]:
+        """The paged KV cache: bytes it holds and bytes free now (pages freed by finished requests count as
+        free even while kept for prefix reuse, as transformers counts them)."""
+        cache = self._batch.manager.batch_processor.cache
+        total = int(cache.num_sectors * cache.bytes_per_sector)
+        free = int(cache.compute_free_capacity(relative=False))
+        return {"total_bytes": total, "used_bytes": max(0, total - free), "page_size": self.plan.page_size}
+
     # ------------------------------------------------------------------ text <-> ids
 
     def count_tokens(self, text: str) -> int:

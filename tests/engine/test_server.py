@@ -341,3 +341,14 @@ def test_engine_failures_become_openai_errors_and_hide_internals():
     with serving(create_app(Failing(EngineUnavailableError("The GPU is gone.")))) as root:
         unavailable = httpx.post(f"{root}/v1/chat/completions", json=chat)
         assert unavailable.status_code == 503 and unavailable.json()["error"]["message"] == "The GPU is gone."
+
+
+def test_stats_count_tokens_and_seconds_and_show_the_kv_cache(server, client):
+    before = stats(server)
+    answer = client.completions.create(model=server.model, prompt="The tenant shall", max_tokens=6, temperature=0)
+    after = stats(server)
+    assert after["prompt_tokens"] - before["prompt_tokens"] == answer.usage.prompt_tokens
+    assert after["generated_tokens"] - before["generated_tokens"] == answer.usage.completion_tokens
+    assert after["prefill_seconds"] >= before["prefill_seconds"] and after["decode_seconds"] >= before["decode_seconds"]
+    kv = after["kv"]
+    assert kv["total_bytes"] > 0 and 0 <= kv["used_bytes"] <= kv["total_bytes"] and kv["page_size"] == 256

@@ -62,3 +62,33 @@ def test_task_runs_recorded_by_a_real_worker(settings, celery_worker_process, wa
     seconds = _value(body, "quire_task_seconds_total", task="webapp.documents.tasks.document_ingest_task")
     assert runs is not None and runs >= 1, body
     assert seconds is not None and seconds > 0
+
+
+def test_engine_serve_stats_become_engine_metrics(db, settings):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = {"prompt_tokens": 1200, "generated_tokens": 64, "prefill_seconds": 2.5, "decode_seconds": 1.5,
+            "kv": {"total_bytes": 1 << 26, "used_bytes": 1 << 20, "page_size": 256}}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200 if self.path == "/v1/quire/stats" else 404)
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.QUIRE_ENGINE = "openai"
+    settings.QUIRE_ENGINE_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        text = Client().get("/metrics").content.decode()
+    finally:
+        server.shutdown()
+    assert re.search(r"^quire_engine_generated_tokens_total 64\.0$", text, re.M)
+    assert re.search(r"^quire_engine_decode_seconds_total 1\.5$", text, re.M)
+    assert _value(text, "quire_engine_kv_bytes", state="used") == 1 << 20
