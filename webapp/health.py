@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -19,6 +18,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from webapp.reports.engines import engine_server_get
 
 _TIMEOUT_S = 3.0
 
@@ -55,10 +56,7 @@ def _engine() -> str:
         return "none configured"
     if settings.QUIRE_ENGINE == "local":
         return "in the engine worker"  # loaded there, not in the web process
-    base = settings.QUIRE_ENGINE_BASE_URL.rstrip("/")
-    base = base if base.endswith("/v1") else base + "/v1"
-    headers = {"Authorization": f"Bearer {settings.QUIRE_ENGINE_API_KEY}"} if settings.QUIRE_ENGINE_API_KEY else {}
-    httpx.get(f"{base}/models", headers=headers, timeout=_TIMEOUT_S).raise_for_status()
+    engine_server_get("models", timeout_s=_TIMEOUT_S)
     return "ok"
 
 

@@ -26,10 +26,17 @@ TASK_STATS_KEY = "quire:metrics:tasks"
 _QUEUES = ("default", "engine")
 
 
+_clients: dict = {}
+
+
 def _redis():
+    """One client (and connection pool) per broker URL and process: record_task runs after every task."""
     import redis
 
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
+    url = settings.CELERY_BROKER_URL
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return _clients[url]
 
 
 def record_task(name: str, seconds: float, failed: bool) -> None:
@@ -95,15 +102,12 @@ def _engine_metrics():
     import httpx
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+    from webapp.reports.engines import engine_server_get
+
     if settings.QUIRE_ENGINE != "openai":
         return
-    base = settings.QUIRE_ENGINE_BASE_URL.rstrip("/")
-    base = base if base.endswith("/v1") else base + "/v1"
-    headers = {"Authorization": f"Bearer {settings.QUIRE_ENGINE_API_KEY}"} if settings.QUIRE_ENGINE_API_KEY else {}
     try:
-        response = httpx.get(f"{base}/quire/stats", headers=headers, timeout=2)
-        response.raise_for_status()
-        body = response.json()
+        body = engine_server_get("quire/stats", timeout_s=2).json()
     except (httpx.HTTPError, ValueError):
         return  # not our server, or not reachable: /readyz says which
     for key, help_text in (("prompt_tokens", "Prompt tokens the engine read."),

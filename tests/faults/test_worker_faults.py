@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -21,7 +20,7 @@ import pytest
 import redis
 
 from tests import factories
-from tests.worker import start_worker, stop_worker
+from tests.worker import free_port, start_worker, stop_worker
 from webapp.documents.models import Document, DocumentStatus
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -30,15 +29,9 @@ SLOW_PDF = "contracts_cuad/CERES,INC_01_25_2012-EX-10.20-Collaboration Agreement
 TERMINAL = (DocumentStatus.READY, DocumentStatus.FAILED)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PrivateRedis:
     def __init__(self, directory: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = directory
         self.process: subprocess.Popen | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"

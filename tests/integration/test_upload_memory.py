@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,31 +15,13 @@ import httpx
 import pytest
 
 from tests import factories
-from tests.worker import REPO, _test_database_url
+from tests.worker import REPO, _test_database_url, child_pids, free_port
 from webapp.documents.models import Document
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 UPLOAD_BYTES = 199 * 1024 * 1024
 LIMIT_BYTES = 50 * 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def _peak_rss(pid: int) -> int:
@@ -54,7 +35,7 @@ def gunicorn_server(tmp_path, django_db_blocker):
 
     with django_db_blocker.unblock():
         database = connection.settings_dict["NAME"]
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, DATABASE_URL=_test_database_url(database), QUIRE_HTTPS="false")
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(
@@ -72,7 +53,7 @@ def gunicorn_server(tmp_path, django_db_blocker):
     else:
         process.kill()
         raise RuntimeError((tmp_path / "gunicorn.log").read_text())
-    [worker_pid] = _children(process.pid)
+    [worker_pid] = child_pids(process.pid)
     yield url, worker_pid
     process.terminate()
     process.wait(timeout=30)

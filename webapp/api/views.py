@@ -148,9 +148,10 @@ class DocumentListView(generics.ListAPIView):
         wait = document_services.upload_wait_seconds(user=request.user)
         if wait:
             raise Throttled(wait=wait, detail="Upload limit reached for this hour.")
-        files = request.FILES.getlist("files")
-        outcomes = [document_services.upload_rejected_oversize(name) for name in oversized_names(request)]
-        outcomes += [document_services.document_upload(workspace=workspace, user=request.user, file=f) for f in files]
+        outcomes = document_services.document_upload_many(
+            workspace=workspace, user=request.user, files=request.FILES.getlist("files"),
+            oversized_names=oversized_names(request),
+        )
         if not outcomes:
             data = s.UploadSerializer(data={})
             data.is_valid(raise_exception=True)

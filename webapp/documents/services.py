@@ -115,6 +115,12 @@ def document_upload(*, workspace: Workspace, user, file: HashedUploadedFile) -> 
     return UploadOutcome(name, "stored", "Uploaded; analysis is queued.", document)
 
 
+def document_upload_many(*, workspace: Workspace, user, files, oversized_names) -> list[UploadOutcome]:
+    """Every file of one request (page or API), in order: those the upload handler dropped for size first."""
+    outcomes = [upload_rejected_oversize(name) for name in oversized_names]
+    return outcomes + [document_upload(workspace=workspace, user=user, file=f) for f in files]
+
+
 def _duplicate(name: str, existing: Document) -> UploadOutcome:
     return UploadOutcome(
         name, "duplicate", f"Already in this workspace as “{existing.original_name}”; not stored again.", existing

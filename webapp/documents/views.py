@@ -43,8 +43,8 @@ def document_upload_view(request: HttpRequest, workspace_id) -> HttpResponse:
         messages.error(request, message)
         return redirect("workspaces:detail", workspace_id=workspace.id)
     files = request.FILES.getlist("files")  # parsing streams each file to a temporary file
-    outcomes = [services.upload_rejected_oversize(name) for name in oversized_names(request)]
-    outcomes += [services.document_upload(workspace=workspace, user=request.user, file=f) for f in files]
+    outcomes = services.document_upload_many(workspace=workspace, user=request.user, files=files,
+                                             oversized_names=oversized_names(request))
     if _wants_json(request):
         status = 200 if outcomes else 400
         return JsonResponse({"results": [_outcome_json(o) for o in outcomes]}, status=status)

@@ -63,3 +63,15 @@ def _build(choice: str) -> Engine:
         timeout_s=settings.QUIRE_ENGINE_TIMEOUT_S,
         max_context=settings.QUIRE_ENGINE_MAX_CONTEXT,
     )
+
+
+def engine_server_get(path: str, *, timeout_s: float):
+    """GET `path` (under /v1) from the configured OpenAI-compatible server, with its API key: for the
+    readiness check and the metrics scrape, which must stay short and never build a full client."""
+    import httpx
+
+    root = settings.QUIRE_ENGINE_BASE_URL.strip().rstrip("/").removesuffix("/v1")
+    headers = {"Authorization": f"Bearer {settings.QUIRE_ENGINE_API_KEY}"} if settings.QUIRE_ENGINE_API_KEY else {}
+    response = httpx.get(f"{root}/v1/{path.lstrip('/')}", headers=headers, timeout=timeout_s)
+    response.raise_for_status()
+    return response
