@@ -22,7 +22,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-file", required=True, type=Path, help="UTF-8 text file holding the prompt")
     parser.add_argument("--chat", action="store_true", help="send the file's text as one user message through the chat template")
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--prefill-chunk", type=int, default=1024, help="prompt tokens per prefill forward pass (max_batch_tokens)")
+    parser.add_argument("--prefill-chunk", type=int, default=2048, help="prompt tokens per prefill forward pass (max_batch_tokens)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--memory-budget-gb", type=float, default=None,
                         help="KV-cache budget; default: exactly the pages this request needs")

@@ -380,7 +380,7 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port (the URL printed says which)")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
     parser.add_argument("--memory-budget-gb", type=float, default=None, help="KV-cache budget; default: planned from free memory")
-    parser.add_argument("--max-batch-tokens", type=int, default=1024, help="tokens per forward pass of the shared batch")
+    parser.add_argument("--max-batch-tokens", type=int, default=2048, help="tokens per forward pass of the shared batch")
     parser.set_defaults(handler=run_serve)
 
 

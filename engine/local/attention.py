@@ -63,26 +63,22 @@ def attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scale: f
         out = _flash(q.reshape(1, kv_heads, group, dim), key.unsqueeze(0), value.unsqueeze(0), scale=scale)[0]
         return out.reshape(heads, 1, dim).transpose(0, 1)
 
-    # The new tokens among themselves: causal; their few keys are repeated per query head.
-    new_k = key[:, past:].repeat_interleave(group, dim=0).unsqueeze(0)
-    new_v = value[:, past:].repeat_interleave(group, dim=0).unsqueeze(0)
-    out, lse = _flash(q, new_k, new_v, is_causal=True, scale=scale)[:2]
+    # The new tokens among themselves: causal (the kernel pairs each query head with its KV head itself).
+    out, lse = _flash(q, key[:, past:].unsqueeze(0), value[:, past:].unsqueeze(0), is_causal=True, scale=scale)[:2]
     if past == 0:
         return out[0].transpose(0, 1)
 
     # The history: every query sees all of it, so the query heads sharing a KV head are stacked into one
-    # longer query instead of copying the history once per query head.
+    # longer query: the kernel then reads each history block once for the whole group.
     grouped = q.reshape(1, kv_heads, group * q_len, dim)
     old_out, old_lse = _flash(grouped, key[:, :past].unsqueeze(0), value[:, :past].unsqueeze(0), scale=scale)[:2]
     old_out = old_out.reshape(1, heads, q_len, dim)
     old_lse = old_lse.reshape(1, heads, q_len)
 
-    top = torch.maximum(lse, old_lse)
-    w_new = torch.exp(lse - top)
-    w_old = torch.exp(old_lse - top)
-    total = w_new + w_old
-    merged = out * (w_new / total).unsqueeze(-1) + old_out * (w_old / total).unsqueeze(-1)
-    return merged[0].transpose(0, 1).to(query.dtype)
+    # Softmax over both parts: the new part's share of the total mass is sigmoid(lse - old_lse), and one fused
+    # lerp blends the two outputs by it.
+    share = torch.sigmoid(lse - old_lse).unsqueeze(-1)
+    return torch.lerp(old_out, out, share)[0].transpose(0, 1).to(query.dtype)
 
 
 def paged_attention_forward(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None,
@@ -102,9 +98,11 @@ def _varlen(query, key, value, cu_q, cu_k, scale) -> torch.Tensor:
     """Packed sequences (batch 1): sequence i owns queries cu_q[i]:cu_q[i+1] and keys cu_k[i]:cu_k[i+1].
     Rows past the last sequence are padding and stay zero."""
     _, heads, total_q, dim = query.shape
-    out = query.new_zeros(1, total_q, heads, dim)
     bounds_q = cu_q.tolist()
     bounds_k = cu_k.tolist()
+    if len(bounds_q) == 2 and bounds_q[1] == total_q:  # one sequence fills the batch: no output copy
+        return attend(query[0], key[0, :, bounds_k[0]:bounds_k[1]], value[0, :, bounds_k[0]:bounds_k[1]], scale)[None]
+    out = query.new_zeros(1, total_q, heads, dim)
     for i in range(len(bounds_q) - 1):
         q0, q1, k0, k1 = bounds_q[i], bounds_q[i + 1], bounds_k[i], bounds_k[i + 1]
         if q1 > q0:

@@ -26,6 +26,7 @@ from engine.api import (
     InvalidRequestError,
     Stage,
 )
+from engine.local import allocator
 from engine.local.batching import SharedBatch, Step
 from engine.local.loading import load
 from engine.local.memory import MemoryPlan, plan_memory
@@ -85,7 +86,7 @@ class LocalEngine:
         dtype=None,
         memory_budget_bytes: int | None = None,
         page_size: int = 256,
-        max_batch_tokens: int = 1024,  # bench/RESULTS.md: best prefill per MiB on CPU
+        max_batch_tokens: int = 2048,  # bench/RESULTS.md: prefill chunk sweep on CPU
         allow_block_sharing: bool = True,
         on_progress: ProgressCallback = None,
         size_for: GenerationRequest | None = None,
@@ -98,6 +99,8 @@ class LocalEngine:
         if on_progress:
             on_progress(GenerationProgress(Stage.LOADING, 0, 1))
         loaded = load(model, device=device, dtype=dtype)
+        if loaded.device.startswith("cpu"):
+            allocator.tune_for_tensors()
         cache_tokens = None
         if size_for is not None:
             prompt_tokens = len(prompt_ids(loaded.tokenizer, size_for, model_id=str(model)))
