@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-fast test-integration test-faults test-security test-browser install system-deps check-deploy clean
+.PHONY: clause-model run test test-fast test-integration test-faults test-security test-browser install system-deps check-deploy clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test-browser: $(INSTALLED) system-deps
 check-deploy: $(INSTALLED)
 	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets;print(secrets.token_urlsafe(50))') \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# The first pass's clause finder, rebuilt from CUAD's training contracts (../shared/corpus/cuad_train);
+# the result, analysis/first_pass/models/clauses.npz, is committed so installs need not train.
+clause-model: $(INSTALLED)
+	$(BIN)/python -m analysis.first_pass.clause_training
 
 clean:
 	rm -rf $(VENV) var/static

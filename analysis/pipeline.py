@@ -6,13 +6,17 @@ engine's exact token count when one is configured.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from analysis.facts import Fact, ingestion_facts
+from analysis.first_pass import pipeline as first_pass_pipeline
 from analysis.ingest.document import IngestedDocument
 from analysis.tokens import count_tokens_in_slices
 from engine.api import Engine
+
+logger = logging.getLogger(__name__)
 
 INGESTION_FACTS_KIND = "ingestion_facts"
 INGESTION_FACTS_TITLE = "Ingestion facts (no language-model analysis has run yet)"
@@ -24,6 +28,7 @@ class AnalysisResult:
     title: str
     facts: tuple[Fact, ...]
     findings: tuple[object, ...] = ()
+    first_pass: dict = field(default_factory=dict)  # analysis.first_pass.pipeline.as_json
 
 
 def run(
@@ -44,8 +49,21 @@ def run(
             progress(0.1, "Counting tokens with the model's tokenizer")
         facts.extend(engine_facts(document, engine))
     if progress is not None:
+        progress(0.5, "First pass: structure, key terms and clauses")
+    read_first = _first_pass(document)
+    if progress is not None:
         progress(1.0, "Recording ingestion facts")
-    return AnalysisResult(kind=INGESTION_FACTS_KIND, title=INGESTION_FACTS_TITLE, facts=tuple(facts))
+    return AnalysisResult(kind=INGESTION_FACTS_KIND, title=INGESTION_FACTS_TITLE, facts=tuple(facts),
+                          first_pass=read_first)
+
+
+def _first_pass(document: IngestedDocument) -> dict:
+    """The first pass is a reading aid: if it breaks on some text, the report keeps its facts and says so."""
+    try:
+        return first_pass_pipeline.as_json(first_pass_pipeline.first_pass(document), document)
+    except Exception as exc:  # noqa: BLE001 - any failure here must not cost the document its report
+        logger.exception("first pass failed")
+        return {"format": first_pass_pipeline.FORMAT, "error": f"The first pass failed ({type(exc).__name__})."}
 
 
 def engine_facts(document: IngestedDocument, engine: Engine) -> tuple[Fact, ...]:

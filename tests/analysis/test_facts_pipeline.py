@@ -52,7 +52,9 @@ def test_run_reports_ingestion_facts(contract: IngestedDocument) -> None:
     assert facts["Words"] == f"{contract.word_count:,}"
     assert facts["Characters"] == f"{len(contract.text):,}"
     assert facts["Pages without text"] == "0"
-    assert steps == [(1.0, "Recording ingestion facts")]
+    assert steps == [(0.5, "First pass: structure, key terms and clauses"), (1.0, "Recording ingestion facts")]
+    assert result.first_pass["format"] == 1 and "error" not in result.first_pass
+    assert result.first_pass["sections"] and result.first_pass["key_terms"]
 
 
 class _WordEngine:

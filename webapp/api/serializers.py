@@ -103,10 +103,16 @@ class FactSerializer(serializers.Serializer):
 
 class ReportSerializer(serializers.ModelSerializer):
     facts = FactSerializer(many=True)
+    first_pass = serializers.JSONField(
+        read_only=True,
+        help_text="What the first pass read without a language model (format 1): clauses (CUAD category, start, "
+                  "end, pages, score), key_terms, sections, defined_terms, cross_references, parties, signatures. "
+                  "Offsets index the document's ingested text. {} for reports made before the first pass existed.",
+    )
 
     class Meta:
         model = Report
-        fields = ["document", "kind", "title", "engine", "facts", "created_at", "updated_at"]
+        fields = ["document", "kind", "title", "engine", "facts", "first_pass", "created_at", "updated_at"]
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

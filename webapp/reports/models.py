@@ -12,6 +12,9 @@ class Report(models.Model):
     title = models.CharField(max_length=200)
     facts = models.JSONField(default=list)  # [{"label": ..., "value": ...}], measured from the file
     engine = models.CharField(max_length=80, blank=True)
+    # What the first pass read without a language model (analysis.first_pass.pipeline.as_json): offsets into
+    # the document's text, pages, clause-finder scores. {} for reports made before it existed.
+    first_pass = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

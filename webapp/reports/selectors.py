@@ -19,3 +19,10 @@ def report_get_for_document(*, user, document_id) -> Report:
     if report is None:
         raise Http404("No report for this document.")
     return report
+
+
+def report_document_text(*, report: Report) -> str:
+    """The document's text, deferred by report_get_for_document: only the page that shows passages needs it."""
+    from webapp.documents.models import Document
+
+    return Document.objects.values_list("text", flat=True).get(pk=report.document_id)

@@ -60,6 +60,7 @@ def report_generate(*, document_id) -> None:
                 "title": result.title,
                 "facts": [{"label": f.label, "value": f.value} for f in result.facts],
                 "engine": engine_label(engine) if engine else "",
+                "first_pass": result.first_pass,
             },
         )
         locked.update(status=DocumentStatus.READY, progress=100, stage="Ready", error_code="", error_message="")

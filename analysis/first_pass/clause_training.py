@@ -1,0 +1,154 @@
+"""Train the clause finder on CUAD's training contracts (`corpus/cuad_train/`, never the 40 checking ones).
+
+Two stages, both logistic regressions, so the saved model is a few arrays (no pickle):
+1. per category, a passage scorer over words, heading words and shape (clause_features.py);
+2. per category, a re-scorer that looks at each passage's stage-1 score against the rest of its document
+   (gap to the document's best, rank, size): most false positives are a contract's second-best passage,
+   and only the document-level view can tell. It is trained on out-of-fold stage-1 scores, so it learns
+   how stage 1 behaves on contracts it has not seen; its output is the calibrated probability.
+
+    python -m analysis.first_pass.clause_training [--corpus DIR] [--out PATH] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+
+from analysis.first_pass import clause_model
+from analysis.first_pass.candidates import Candidate, candidates
+from analysis.first_pass.clause_features import FeatureSpace
+from analysis.first_pass.clause_labels import candidate_labels, read_labels
+
+logger = logging.getLogger(__name__)
+
+FOLDS = 5
+STAGE1_C = 4.0
+STAGE2_C = 1.0
+MIN_POSITIVES = 3
+NEGATIVES = 40000
+
+
+@dataclass
+class Contract:
+    name: str
+    text: str
+    found: list[Candidate]
+    labels: dict[str, np.ndarray]  # category -> bool per candidate (categories with excerpts only)
+
+
+def read_contracts(corpus: Path, limit: int | None = None) -> list[Contract]:
+    paths = sorted(corpus.glob("*.labels.json"))[:limit]
+    contracts = []
+    for path in paths:
+        name = path.name[: -len(".labels.json")]
+        text_path = path.with_name(name + ".txt")
+        if not text_path.exists():
+            continue
+        text = text_path.read_text(errors="replace")
+        found = candidates(text)
+        contracts.append(Contract(name, text, found, candidate_labels(text, found, read_labels(path))))
+    return contracts
+
+
+def fold_of(name: str) -> int:
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % FOLDS
+
+
+def _column(contracts: list[Contract], category: str) -> np.ndarray:
+    return np.concatenate([c.labels.get(category, np.zeros(len(c.found), dtype=bool)) for c in contracts])
+
+
+def _fit_stage1(features: sparse.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Positives and a fixed random share of negatives: the scorer only has to rank passages (stage 2
+    calibrates), and a category's passages are over 99% negative."""
+    if y.sum() < MIN_POSITIVES:
+        return None
+    rng = np.random.default_rng(0)
+    negatives = np.flatnonzero(~y)
+    keep = np.concatenate([np.flatnonzero(y), rng.choice(negatives, min(len(negatives), NEGATIVES), replace=False)])
+    keep.sort()
+    model = LogisticRegression(C=STAGE1_C, solver="liblinear", max_iter=200)
+    model.fit(features[keep], y[keep])
+    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
+
+
+def train(contracts: list[Contract], categories: list[str]) -> clause_model.ClauseModel:
+    started = time.perf_counter()
+    space = FeatureSpace.fit([c.text[x.start:x.end] for c in contracts for x in c.found],
+                             [x.heading for c in contracts for x in c.found])
+    matrices = [space.transform(c.text, c.found) for c in contracts]
+    logger.info("features: %d columns, %d passages, %.0f s", space.width, sum(m.shape[0] for m in matrices),
+                time.perf_counter() - started)
+    folds = np.asarray([fold_of(c.name) for c in contracts])
+    prevalence = {cat: float(np.mean([c.labels.get(cat, np.zeros(1, bool)).any() for c in contracts])) for cat in categories}
+
+    weights = np.zeros((len(categories), space.width), dtype=np.float32)
+    biases = np.full(len(categories), -30.0, dtype=np.float32)  # categories never learned score nothing
+    stage2 = np.zeros((len(categories), len(clause_model.STAGE2_COLUMNS)), dtype=np.float32)
+    stage2_bias = np.full(len(categories), -30.0, dtype=np.float32)
+    all_x = sparse.vstack(matrices, format="csr")
+    for index, category in enumerate(categories):
+        y = _column(contracts, category)
+        fitted = _fit_stage1(all_x, y)
+        if fitted is None:
+            continue
+        weights[index], biases[index] = fitted
+        # Out-of-fold stage-1 scores: each contract scored by a model that never saw it.
+        logits = []
+        for fold in range(FOLDS):
+            train_rows = [m for m, f in zip(matrices, folds) if f != fold]
+            train_y = np.concatenate([c.labels.get(category, np.zeros(len(c.found), bool))
+                                      for c, f in zip(contracts, folds) if f != fold])
+            partial = _fit_stage1(sparse.vstack(train_rows, format="csr"), train_y)
+            for contract, matrix, f in zip(contracts, matrices, folds):
+                if f == fold:
+                    z = matrix @ partial[0] + partial[1] if partial else np.full(matrix.shape[0], -30.0)
+                    logits.append((contract, z))
+        rows, targets = [], []
+        for contract, z in logits:
+            kept, table = clause_model.stage2_table(contract.text, contract.found, z, prevalence[category])
+            rows.append(table)
+            targets.append(contract.labels.get(category, np.zeros(len(contract.found), bool))[kept])
+        x2, y2 = np.vstack(rows), np.concatenate(targets)
+        if y2.sum() < MIN_POSITIVES:
+            continue
+        second = LogisticRegression(C=STAGE2_C, max_iter=1000)
+        second.fit(x2, y2)
+        stage2[index], stage2_bias[index] = second.coef_[0], second.intercept_[0]
+        logger.info("%-36s positives %5d  stage-2 rows %6d  %.0f s", category, int(y.sum()), len(y2),
+                    time.perf_counter() - started)
+    return clause_model.ClauseModel(categories=categories, space=space, weights=weights, biases=biases,
+                                    stage2=stage2, stage2_bias=stage2_bias,
+                                    prevalence=np.asarray([prevalence[c] for c in categories], dtype=np.float32))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.first_pass.clause_training", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=clause_model.default_corpus() / "cuad_train")
+    parser.add_argument("--out", type=Path, default=clause_model.MODEL_PATH)
+    parser.add_argument("--limit", type=int, help="train on the first N contracts only (quick checks)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    contracts = read_contracts(args.corpus, args.limit)
+    if not contracts:
+        print(f"no CUAD contracts (NAME.txt + NAME.labels.json) in {args.corpus}", file=sys.stderr)
+        return 2
+    model = train(contracts, clause_model.categories())
+    model.save(args.out)
+    print(f"{args.out}: {args.out.stat().st_size / 2**20:.1f} MiB from {len(contracts)} contracts")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
