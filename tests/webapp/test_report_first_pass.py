@@ -79,3 +79,19 @@ def test_outsider_cannot_see_the_first_pass(login, reported):
     stranger = factories.make_user("mallory")
     response = login(stranger).get(reverse("reports:detail", args=[reported.id]))
     assert response.status_code == 404
+
+
+def test_the_same_place_is_shown_once_per_category(login, owner, workspace):
+    text = "Intro. Neither party may assign this Agreement. Other words follow here."
+    stored = {"format": 1, "clauses": [
+        {"category": "Anti-Assignment", "start": 7, "end": 47, "pages": [1], "score": 0.9},
+        {"category": "Anti-Assignment", "start": 0, "end": 47, "pages": [1], "score": 0.8},  # same words, larger
+        {"category": "Anti-Assignment", "start": 48, "end": 72, "pages": [1], "score": 0.7},  # another place
+        {"category": "Change Of Control", "start": 7, "end": 47, "pages": [1], "score": 0.6},  # another category
+    ], "key_terms": [], "sections": [], "defined_terms": [], "cross_references": [], "parties": None, "signatures": []}
+    document = factories.make_document(workspace, content=text.encode(), text=text)
+    Report.objects.create(document=document, kind="ingestion_facts", title="Facts", facts=[], first_pass=stored)
+    html = page(login(owner), document, min_score="0.5")
+    assert html.count('class="passage"') == 3
+    assert html.count("<mark>Neither party may assign this Agreement.</mark>") == 2
+    assert "<mark>Intro. Neither party" not in html

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 CONTEXT_CHARS = 120
 SCORE_CHOICES = (0.2, 0.5, 0.8)
 DEFAULT_MIN_SCORE = 0.5
+OVERLAP_SHOWN_ONCE = 0.5  # share of the shorter passage two rows may have in common before only the better shows
 _KIND_LABELS = {"date": "Date", "duration": "Duration", "notice_period": "Notice period", "money": "Amount",
                 "percentage": "Percentage", "governing_law": "Governing law", "venue": "Venue"}
 
@@ -61,6 +62,11 @@ class FirstPassPage:
     signatures: int
 
 
+def _overlap(start: int, end: int, other_start: int, other_end: int) -> float:
+    common = min(end, other_end) - max(start, other_start)
+    return common / max(1, min(end - start, other_end - other_start))
+
+
 def _squash(text: str) -> str:
     return " ".join(text.split())
 
@@ -91,11 +97,15 @@ def first_pass_page(*, stored: dict, text: str, category: str = "", min_score: s
     categories = tuple(sorted({c["category"] for c in clauses if c["score"] >= min(SCORE_CHOICES)}))
     category = category if category in categories else ""
     groups: dict[str, list[ClauseRow]] = {}
-    for row in clauses:
+    for row in sorted(clauses, key=lambda r: -r["score"]):
         if row["score"] < threshold or (category and row["category"] != category):
             continue
-        groups.setdefault(row["category"], []).append(
-            ClauseRow(row["category"], row["score"], passage(text, row["start"], row["end"], row.get("pages"))))
+        shown = groups.setdefault(row["category"], [])
+        # The finder scores a passage at several sizes (clause, sentence, paragraph); a reader needs the best of
+        # each place once, not the same words three times.
+        if any(_overlap(row["start"], row["end"], r.passage.start, r.passage.end) > OVERLAP_SHOWN_ONCE for r in shown):
+            continue
+        shown.append(ClauseRow(row["category"], row["score"], passage(text, row["start"], row["end"], row.get("pages"))))
     ordered = tuple((name, tuple(sorted(rows, key=lambda r: -r.score)))
                     for name, rows in sorted(groups.items(), key=lambda kv: -max(r.score for r in kv[1])))
     kinds = tuple((k, label) for k, label in _KIND_LABELS.items() if any(t["kind"] == k for t in stored.get("key_terms", [])))
