@@ -8,6 +8,7 @@ weights), loaded with allow_pickle=False: nothing in the file can run code.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -34,12 +35,21 @@ def default_corpus() -> Path:
 
 
 def categories(corpus: Path | None = None) -> list[str]:
-    """CUAD's 41 categories as its labels spell them, in the order of its description file."""
-    path = (corpus or default_corpus()) / "labels" / "cuad_category_descriptions.csv"
-    with path.open(newline="", encoding="utf-8") as handle:
+    """CUAD's 41 categories spelled as its label files spell them ("Cap On Liability", "Ip Ownership
+    Assignment"), in the order of its description file, whose capitals differ ("Cap on Liability")."""
+    corpus = corpus or default_corpus()
+    path = corpus / "labels" / "cuad_category_descriptions.csv"
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
-    names = [row[0].split("Category:")[-1].strip() if "Category:" in row[0] else row[0].strip() for row in rows[1:] if row]
-    return [name for name in names if name]
+    described = [row[0].split("Category:", 1)[-1].strip() for row in rows[1:] if row and row[0].strip()]
+    labels_file = next(iter(sorted((corpus / "cuad_train").glob("*.labels.json"))), None)
+    if labels_file is None:
+        return described
+    spelled = {name.casefold(): name for name in json.loads(labels_file.read_text())["labels"]}
+    missing = [name for name in described if name.casefold() not in spelled]
+    if missing or len(spelled) != len(described):
+        raise ValueError(f"CUAD's description file and {labels_file.name} disagree on the categories: {missing}")
+    return [spelled[name.casefold()] for name in described]
 
 
 def stage2_table(text: str, found: list[Candidate], z: np.ndarray, prevalence: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -106,3 +106,11 @@ def test_parties_labels_follow_cuads_containment_rule(corpus):
     labels = candidate_labels(text, found, {"Parties": ["PivX Corporation"], "Governing Law": []})
     assert labels["Parties"].tolist() == [True, False, True]
     assert "Governing Law" not in labels  # no excerpts, nothing to learn a positive from
+
+
+def test_model_categories_are_spelled_as_cuads_labels(corpus):
+    """CUAD's description file writes "Cap on Liability", its labels "Cap On Liability": the finder must learn
+    from, and answer in, the labels' spelling, or ten categories silently get no training and no score."""
+    labels = json.loads((corpus / (ADIA + ".labels.json")).read_text())["labels"]
+    assert sorted(clause_model.ClauseModel.load().categories) == sorted(labels)
+    assert clause_model.categories(corpus) == clause_model.ClauseModel.load().categories
