@@ -77,21 +77,20 @@ class FeatureSpace:
             sparse.csr_matrix(shapes.reshape(len(found), len(SHAPE_COLUMNS))),
         ], format="csr", dtype=np.float32)
 
-    # --- saved as plain arrays (no pickle): vocabularies in order of column, and the idf weights ---
+    # --- saved without pickle: each vocabulary as its terms in column order, and its idf weights ---
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        def ordered(vectorizer: TfidfVectorizer) -> np.ndarray:
-            terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
-            return np.asarray(terms, dtype=object)
+    def to_arrays(self) -> dict:
+        def ordered(vectorizer: TfidfVectorizer) -> list[str]:
+            return sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
 
         return {"word_terms": ordered(self.words), "word_idf": self.words.idf_.astype(np.float32),
                 "heading_terms": ordered(self.headings), "heading_idf": self.headings.idf_.astype(np.float32)}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FeatureSpace:
-        def rebuilt(terms: np.ndarray, idf: np.ndarray, ngram_range=(1, 2)) -> TfidfVectorizer:
-            vectorizer = TfidfVectorizer(ngram_range=ngram_range, sublinear_tf=True, dtype=np.float32,
-                                         vocabulary={str(term): index for index, term in enumerate(terms)})
+    def from_arrays(cls, arrays: dict) -> FeatureSpace:
+        def rebuilt(terms: list[str], idf: np.ndarray) -> TfidfVectorizer:
+            vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32,
+                                         vocabulary={term: index for index, term in enumerate(terms)})
             vectorizer.idf_ = idf.astype(np.float64)
             return vectorizer
 

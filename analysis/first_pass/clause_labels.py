@@ -4,26 +4,20 @@ learns exactly what it is scored on."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from analysis.anchoring import AnchorIndex
 from analysis.first_pass.candidates import Candidate
-from analysis.first_pass.cuad_metrics import IOU_THRESH, fold_space, jaccard
+from analysis.first_pass.cuad_metrics import IOU_THRESH, Excerpt, fold_space, jaccard
 
 PARTIES = "Parties"
 
 
-def read_labels(path: Path) -> dict[str, list[str]]:
-    """{category: [excerpt, ...]} of one CUAD `NAME.labels.json`; absent categories map to []."""
-    labels = json.loads(path.read_text())["labels"]
-    return {category: [text for text in entry.get("context", []) if text.strip()] for category, entry in labels.items()}
-
-
-def candidate_labels(text: str, found: list[Candidate], excerpts: dict[str, list[str]]) -> dict[str, np.ndarray]:
+def candidate_labels(text: str, found: list[Candidate], excerpts: list[Excerpt]) -> dict[str, np.ndarray]:
     """For each category with excerpts, a boolean per candidate: does it match one of them?"""
+    by_category: dict[str, list[str]] = {}
+    for excerpt in excerpts:
+        by_category.setdefault(excerpt.category, []).append(excerpt.text)
     index = AnchorIndex(text)
     starts = np.asarray([c.start for c in found])
     ends = np.asarray([c.end for c in found])
@@ -35,9 +29,7 @@ def candidate_labels(text: str, found: list[Candidate], excerpts: dict[str, list
         return passages[i]
 
     result: dict[str, np.ndarray] = {}
-    for category, texts in excerpts.items():
-        if not texts:
-            continue
+    for category, texts in by_category.items():
         hits = np.zeros(len(found), dtype=bool)
         for excerpt in texts:
             if category == PARTIES:

@@ -52,7 +52,7 @@ def categories(corpus: Path | None = None) -> list[str]:
     return [spelled[name.casefold()] for name in described]
 
 
-def stage2_table(text: str, found: list[Candidate], z: np.ndarray, prevalence: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def stage2_table(text: str, found: list[Candidate], z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The TOP_K best passages by stage-1 score, and their stage-2 columns (STAGE2_COLUMNS)."""
     order = np.argsort(-z, kind="stable")[:TOP_K]
     if len(order) == 0:
@@ -84,7 +84,6 @@ class ClauseModel:
     biases: np.ndarray
     stage2: np.ndarray  # (categories, STAGE2_COLUMNS)
     stage2_bias: np.ndarray
-    prevalence: np.ndarray  # share of training contracts that have the category
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,15 +92,14 @@ class ClauseModel:
             path,
             format=np.asarray(FORMAT),
             categories=_pack(self.categories),
-            word_terms=_pack(list(arrays["word_terms"])),
+            word_terms=_pack(arrays["word_terms"]),
             word_idf=arrays["word_idf"],
-            heading_terms=_pack(list(arrays["heading_terms"])),
+            heading_terms=_pack(arrays["heading_terms"]),
             heading_idf=arrays["heading_idf"],
             weights=self.weights.astype(np.float16),
             biases=self.biases,
             stage2=self.stage2,
             stage2_bias=self.stage2_bias,
-            prevalence=self.prevalence,
         )
 
     @classmethod
@@ -110,17 +108,18 @@ class ClauseModel:
             if int(data["format"]) != FORMAT:
                 raise ValueError(f"{path} is clause-model format {int(data['format'])}; this code reads {FORMAT}. "
                                  "Rebuild it with `make clause-model`.")
-            space = FeatureSpace.from_arrays({"word_terms": np.asarray(_unpack(data["word_terms"])),
-                                              "word_idf": data["word_idf"],
-                                              "heading_terms": np.asarray(_unpack(data["heading_terms"])),
+            space = FeatureSpace.from_arrays({"word_terms": _unpack(data["word_terms"]), "word_idf": data["word_idf"],
+                                              "heading_terms": _unpack(data["heading_terms"]),
                                               "heading_idf": data["heading_idf"]})
             return cls(categories=_unpack(data["categories"]), space=space,
                        weights=data["weights"].astype(np.float32), biases=data["biases"], stage2=data["stage2"],
-                       stage2_bias=data["stage2_bias"], prevalence=data["prevalence"])
+                       stage2_bias=data["stage2_bias"])
 
-    def find(self, text: str, pages: tuple[PageSpan, ...] | list[PageSpan] = (), *, minimum: float = 0.0) -> list[ClauseHit]:
-        """Every scored passage at or above `minimum`, best first within each category."""
-        found = candidates(text)
+    def find(self, text: str, pages: tuple[PageSpan, ...] | list[PageSpan] = (), *, minimum: float = 0.0,
+             found: list[Candidate] | None = None) -> list[ClauseHit]:
+        """Every scored passage at or above `minimum`, best first within each category; `found` is
+        candidates(text) when the caller already has it."""
+        found = candidates(text) if found is None else found
         if not found:
             return []
         features = self.space.transform(text, found)

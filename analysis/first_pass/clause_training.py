@@ -27,7 +27,8 @@ from sklearn.linear_model import LogisticRegression
 from analysis.first_pass import clause_model
 from analysis.first_pass.candidates import Candidate, candidates
 from analysis.first_pass.clause_features import FeatureSpace
-from analysis.first_pass.clause_labels import candidate_labels, read_labels
+from analysis.first_pass.clause_labels import candidate_labels
+from analysis.first_pass.cuad_metrics import load_cuad_labels
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def read_contracts(corpus: Path, limit: int | None = None) -> list[Contract]:
             continue
         text = text_path.read_text(errors="replace")
         found = candidates(text)
-        contracts.append(Contract(name, text, found, candidate_labels(text, found, read_labels(path))))
+        contracts.append(Contract(name, text, found, candidate_labels(text, found, load_cuad_labels(path))))
     return contracts
 
 
@@ -68,14 +69,16 @@ def _column(contracts: list[Contract], category: str) -> np.ndarray:
     return np.concatenate([c.labels.get(category, np.zeros(len(c.found), dtype=bool)) for c in contracts])
 
 
-def _fit_stage1(features: sparse.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Positives and a fixed random share of negatives: the scorer only has to rank passages (stage 2
-    calibrates), and a category's passages are over 99% negative."""
-    if y.sum() < MIN_POSITIVES:
+def _fit_stage1(features: sparse.csr_matrix, y: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
+    """Fit on `rows` (default: all): their positives and a fixed random share of their negatives. The scorer
+    only has to rank passages (stage 2 calibrates), and a category's passages are over 99% negative."""
+    rows = np.arange(len(y)) if rows is None else rows
+    positive = y[rows]
+    if positive.sum() < MIN_POSITIVES:
         return None
     rng = np.random.default_rng(0)
-    negatives = np.flatnonzero(~y)
-    keep = np.concatenate([np.flatnonzero(y), rng.choice(negatives, min(len(negatives), NEGATIVES), replace=False)])
+    negatives = rows[~positive]
+    keep = np.concatenate([rows[positive], rng.choice(negatives, min(len(negatives), NEGATIVES), replace=False)])
     keep.sort()
     model = LogisticRegression(C=STAGE1_C, solver="liblinear", max_iter=200)
     model.fit(features[keep], y[keep])
@@ -90,7 +93,9 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
     logger.info("features: %d columns, %d passages, %.0f s", space.width, sum(m.shape[0] for m in matrices),
                 time.perf_counter() - started)
     folds = np.asarray([fold_of(c.name) for c in contracts])
-    prevalence = {cat: float(np.mean([c.labels.get(cat, np.zeros(1, bool)).any() for c in contracts])) for cat in categories}
+    # The rows of each fold's training contracts, picked out of the one stacked matrix (never re-stacked).
+    row_folds = np.repeat(folds, [len(c.found) for c in contracts])
+    fold_rows = [np.flatnonzero(row_folds != fold) for fold in range(FOLDS)]
 
     weights = np.zeros((len(categories), space.width), dtype=np.float32)
     biases = np.full(len(categories), -30.0, dtype=np.float32)  # categories never learned score nothing
@@ -106,17 +111,14 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
         # Out-of-fold stage-1 scores: each contract scored by a model that never saw it.
         logits = []
         for fold in range(FOLDS):
-            train_rows = [m for m, f in zip(matrices, folds) if f != fold]
-            train_y = np.concatenate([c.labels.get(category, np.zeros(len(c.found), bool))
-                                      for c, f in zip(contracts, folds) if f != fold])
-            partial = _fit_stage1(sparse.vstack(train_rows, format="csr"), train_y)
+            partial = _fit_stage1(all_x, y, fold_rows[fold])
             for contract, matrix, f in zip(contracts, matrices, folds):
                 if f == fold:
                     z = matrix @ partial[0] + partial[1] if partial else np.full(matrix.shape[0], -30.0)
                     logits.append((contract, z))
         rows, targets = [], []
         for contract, z in logits:
-            kept, table = clause_model.stage2_table(contract.text, contract.found, z, prevalence[category])
+            kept, table = clause_model.stage2_table(contract.text, contract.found, z)
             rows.append(table)
             targets.append(contract.labels.get(category, np.zeros(len(contract.found), bool))[kept])
         x2, y2 = np.vstack(rows), np.concatenate(targets)
@@ -128,8 +130,7 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
         logger.info("%-36s positives %5d  stage-2 rows %6d  %.0f s", category, int(y.sum()), len(y2),
                     time.perf_counter() - started)
     return clause_model.ClauseModel(categories=categories, space=space, weights=weights, biases=biases,
-                                    stage2=stage2, stage2_bias=stage2_bias,
-                                    prevalence=np.asarray([prevalence[c] for c in categories], dtype=np.float32))
+                                    stage2=stage2, stage2_bias=stage2_bias)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,21 +78,20 @@ def test_candidates_cover_the_expert_excerpts(corpus):
     """Every granularity CUAD labels at has a candidate: nearly every excerpt of these contracts is matched
     (CUAD's own test) by at least one candidate passage, so recall is the scorer's to lose."""
     from analysis.first_pass.candidates import candidates
-    from analysis.first_pass.clause_labels import candidate_labels, read_labels
+    from analysis.first_pass.clause_labels import candidate_labels
 
     matched = total = 0
     for name in (ADIA, "contracts_cuad/CERES,INC_01_25_2012-EX-10.20-Collaboration Agreement",
                  "contracts_cuad/ABILITYINC_06_15_2020-EX-4.25-SERVICES AGREEMENT"):
         text = (corpus / (name + ".txt")).read_text(errors="replace")
         found = candidates(text)
-        excerpts = read_labels(corpus / (name + ".labels.json"))
+        excerpts = load_cuad_labels(corpus / (name + ".labels.json"))
         labels = candidate_labels(text, found, excerpts)
-        for category, texts in excerpts.items():
-            for excerpt in texts:
-                total += 1
-                matched += any(labels[category][i] and (excerpt in text[c.start:c.end] if category == "Parties"
-                                                        else jaccard(excerpt, text[c.start:c.end]) >= 0.5)
-                               for i, c in enumerate(found))
+        for excerpt in excerpts:
+            total += 1
+            matched += any(labels[excerpt.category][i] and (excerpt.text in text[c.start:c.end] if excerpt.category == "Parties"
+                                                            else jaccard(excerpt.text, text[c.start:c.end]) >= 0.5)
+                           for i, c in enumerate(found))
     assert total > 40
     assert matched / total >= 0.95
 
@@ -100,10 +99,11 @@ def test_candidates_cover_the_expert_excerpts(corpus):
 def test_parties_labels_follow_cuads_containment_rule(corpus):
     from analysis.first_pass.candidates import Candidate
     from analysis.first_pass.clause_labels import candidate_labels
+    from analysis.first_pass.cuad_metrics import Excerpt
 
     text = "This Agreement is between PivX Corporation and Detto Technologies. Detto shall pay PivX."
     found = [Candidate(0, 66, "sentence", ""), Candidate(67, 88, "sentence", ""), Candidate(26, 42, "name", "")]
-    labels = candidate_labels(text, found, {"Parties": ["PivX Corporation"], "Governing Law": []})
+    labels = candidate_labels(text, found, [Excerpt("demo", "Parties", "PivX Corporation")])
     assert labels["Parties"].tolist() == [True, False, True]
     assert "Governing Law" not in labels  # no excerpts, nothing to learn a positive from
 
