@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analysis.first_pass.keyterms import dates
-from analysis.first_pass.structure import sections
+from analysis.first_pass.keyterms import Term, dates
+from analysis.first_pass.structure import Section, sections
 
 MAX_WORDS = 320  # longer passages are never one excerpt's match; their sentences are candidates instead
 _HEAD_CHARS = 3000
@@ -81,9 +80,11 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return _pieces(text, 0, len(text), _SENTENCE_END)
 
 
-def candidates(text: str) -> list[Candidate]:
-    """Every candidate span, each (start, end, kind) once, in reading order."""
-    found = sections(text)
+def candidates(text: str, *, found_sections: tuple[Section, ...] | None = None,
+               found_dates: list[Term] | None = None) -> list[Candidate]:
+    """Every candidate span, each (start, end, kind) once, in reading order. A caller that has already read the
+    text's sections and dates (the first pass has) passes them, so a long document is not read twice."""
+    found = sections(text) if found_sections is None else found_sections
     titled = [(s.start, s.body_end, s.title or "") for s in found if s.title]
     titled_starts = [start for start, _, _ in titled]
 
@@ -112,7 +113,7 @@ def candidates(text: str) -> list[Candidate]:
         add(match.start("line"), match.end("line"), Kind.TITLE)
     for match in _AGREEMENT_NAME.finditer(head):
         add(match.start(), match.end(), Kind.TITLE)
-    for term in dates(text):
+    for term in dates(text) if found_dates is None else found_dates:
         add(term.start, term.end, Kind.TERM)
     for match in _QUOTED_NAME.finditer(head):
         add(match.start("name"), match.end("name"), Kind.NAME)
@@ -144,7 +145,3 @@ def candidates(text: str) -> list[Candidate]:
 
     return [Candidate(start, end, kind, heading_at(start)) for (start, end), kind in sorted(spans.items())]
 
-
-def iter_texts(text: str, found: list[Candidate]) -> Iterator[str]:
-    for candidate in found:
-        yield text[candidate.start:candidate.end]

@@ -6,11 +6,13 @@ text (the document's text is stored once, beside it), so the JSON stays small fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from analysis.anchoring import pages_for_span
+from analysis.anchoring import PageSpan, pages_for_span
 from analysis.first_pass.clause_model import ClauseHit, default_model
-from analysis.first_pass.keyterms import Term, key_terms
+from analysis.first_pass.candidates import candidates
+from analysis.first_pass.keyterms import Term, TermKind, key_terms
 from analysis.first_pass.structure import Structure, structure
 from analysis.ingest.document import IngestedDocument
 
@@ -27,9 +29,16 @@ class FirstPass:
 
 
 def first_pass(document: IngestedDocument) -> FirstPass:
-    text = document.text
-    return FirstPass(structure=structure(text), key_terms=tuple(key_terms(text)),
-                     clauses=tuple(default_model().find(text, document.pages, minimum=STORED_CLAUSE_MINIMUM)))
+    return read_first_pass(document.text, document.pages)
+
+
+def read_first_pass(text: str, pages: Sequence[PageSpan] = ()) -> FirstPass:
+    read = structure(text)
+    terms = tuple(key_terms(text))
+    # The clause finder's candidates start from the same sections and dates: read once, not twice.
+    found = candidates(text, found_sections=read.sections, found_dates=[t for t in terms if t.kind == TermKind.DATE])
+    return FirstPass(structure=read, key_terms=terms,
+                     clauses=tuple(default_model().find(text, pages, minimum=STORED_CLAUSE_MINIMUM, found=found)))
 
 
 def as_json(result: FirstPass, document: IngestedDocument) -> dict:

@@ -9,7 +9,6 @@ line, so a number only starts a section where a line starts or a sentence has ju
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -93,7 +92,6 @@ _DECIMAL_LINE = re.compile(r"(?:(?<=\n)|(?<=^))[ \t]*(?P<number>(?P<value>\d{1,3
 _PAREN = re.compile(_BOUNDARY + r"(?P<number>\((?P<value>[a-z]{1,2}|[ivx]{1,5}|\d{1,2})\))\s+(?=\S)")
 _TITLE = re.compile(r"(?P<title>[A-Z][A-Za-z'\u2019&/,\- ]{1,80}?)(?:\.(?=\s)|:|\n|$)")
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
-_ARTICLE_CANDIDATE_STARTS = 4000  # a heading's title is short; longer runs are prose
 
 
 def _roman(value: str) -> int:
@@ -384,20 +382,37 @@ def _top_level_separators(text: str, start: int, end: int) -> list[tuple[int, in
     return cuts
 
 
-def parties_block(text: str, terms: tuple[DefinedTerm, ...]) -> PartiesBlock | None:
+def _short_names(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
+    """(term, start, end) of every quoted name in brackets in [start, end): a preamble's ("PivX"). Read from the
+    text itself, not from defined_terms(), which keeps only a term's first definition and that may be elsewhere."""
+    found = []
+    for match in _PARENTHETICAL.finditer(text, start, end):
+        for quoted in _QUOTED_ANY.finditer(match.group("inside")):
+            offset = match.start("inside")
+            found.append((quoted.group("term").strip(), offset + quoted.start("term"), offset + quoted.end("term")))
+    return found
+
+
+def parties_block(text: str) -> PartiesBlock | None:
     head = text[:_PREAMBLE_CHARS]
-    # A title page may say "BY AND BETWEEN X AND Y" before the preamble does; the preamble is the sentence
-    # that also gives the parties their short names.
-    between = start = end = None
+    # A title page may say "BY AND BETWEEN X AND Y" before the preamble does, and in PDF text nothing but line
+    # breaks may separate the two. The preamble is the first sentence whose "between" is followed by the short
+    # names it gives; within it, the last "between" before them is the one the names follow.
+    between = start = end = fallback = None
     for match in _BETWEEN.finditer(head):
         sentence = _sentence_around(text, match.start(), match.end())
-        if between is None or any(sentence[0] <= t.start < sentence[1] for t in terms):
-            between, (start, end) = match, sentence
-            if any(start <= t.start < end for t in terms):
+        fallback = fallback or (match, sentence)
+        if _short_names(text, match.end(), sentence[1]):
+            if between is not None and sentence != (start, end):
                 break
+            between, (start, end) = match, sentence
+        elif between is not None:
+            break
+    if between is None and fallback is not None:
+        between, (start, end) = fallback
     if between is None:
         return None
-    short_names = [t for t in terms if start <= t.start < end]
+    short_names = _short_names(text, between.end(), end)
     chunks, cursor = [], between.end()
     for cut_start, cut_end in _top_level_separators(text, between.end(), end):
         chunks.append((cursor, cut_start))
@@ -409,11 +424,12 @@ def parties_block(text: str, terms: tuple[DefinedTerm, ...]) -> PartiesBlock | N
         while at < chunk_end and text[at] in " \t\n:,":
             at += 1
         span = _name_at(text, at, chunk_end)
-        short = next((t for t in short_names if chunk_start <= t.start < chunk_end), None)
+        short = next((t for t in short_names if chunk_start <= t[1] < chunk_end), None)
         if span is None:
             continue
-        parties.append(Party(name=text[span[0]:span[1]], start=span[0], end=span[1], short_name=short.term if short else None,
-                             short_start=short.start if short else None, short_end=short.end if short else None))
+        short_name, short_start, short_end = short or (None, None, None)
+        parties.append(Party(name=text[span[0]:span[1]], start=span[0], end=span[1], short_name=short_name,
+                             short_start=short_start, short_end=short_end))
     return PartiesBlock(start=start, end=end, parties=tuple(parties))
 
 
@@ -457,18 +473,5 @@ def structure(text: str) -> Structure:
     terms = defined_terms(text)
     return Structure(sections=found_sections, defined_terms=terms,
                      cross_references=cross_references(text, found_sections),
-                     parties=parties_block(text, terms), signatures=signature_blocks(text))
+                     parties=parties_block(text), signatures=signature_blocks(text))
 
-
-def iter_spans(result: Structure) -> Iterator[tuple[str, int, int]]:
-    """(kind, start, end) of everything found, for highlighting."""
-    for section in result.sections:
-        yield "heading", section.start, section.end
-    for term in result.defined_terms:
-        yield "definition", term.definition_start, term.definition_end
-    for reference in result.cross_references:
-        yield "cross_reference", reference.start, reference.end
-    if result.parties:
-        yield "parties", result.parties.start, result.parties.end
-    for block in result.signatures:
-        yield "signature", block.start, block.end

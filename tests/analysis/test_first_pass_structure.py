@@ -65,6 +65,13 @@ def test_parties_and_their_short_names(corpus):
     parties = structure(read(corpus, ADIA)).parties
     assert [(p.name, p.short_name) for p in parties.parties] == [("PivX Corporation", "PivX"),
                                                                  ("Detto Technologies", "Detto")]
+    # The same contract read from its PDF: the title page's "BY AND BETWEEN" runs into the preamble with only
+    # line breaks and no-break spaces between them.
+    from analysis.ingest import ingest
+
+    pdf_text = ingest(corpus / ADIA.replace(".txt", ".PDF"), ocr=False).text
+    assert [(" ".join(p.name.split()), p.short_name) for p in structure(pdf_text).parties.parties] == [
+        ("PivX Corporation", "PivX"), ("Detto Technologies", "Detto")]
     text = read(corpus, CERES)
     names = [(p.name, p.short_name) for p in structure(text).parties.parties]
     assert names[0] == ("INSTITUTE OF GRASSLAND AND  ENVIRONMENTAL RESEARCH", "IGER")

@@ -48,18 +48,18 @@ class TermRow:
 @dataclass(frozen=True)
 class FirstPassPage:
     available: bool
-    error: str
-    clause_groups: tuple[tuple[str, tuple[ClauseRow, ...]], ...]
-    categories: tuple[str, ...]  # every category with a passage at or above the lowest score choice
-    category: str
     min_score: float
-    terms: tuple[TermRow, ...]
-    term_kinds: tuple[tuple[str, str], ...]
-    kind: str
-    parties: tuple[tuple[str, str | None], ...]
-    sections: int
-    defined_terms: int
-    signatures: int
+    error: str = ""
+    clause_groups: tuple[tuple[str, tuple[ClauseRow, ...]], ...] = ()
+    categories: tuple[str, ...] = ()  # every category with a passage at or above the lowest score choice
+    category: str = ""
+    terms: tuple[TermRow, ...] = ()
+    term_kinds: tuple[tuple[str, str], ...] = ()
+    kind: str = ""
+    parties: tuple[tuple[str, str | None], ...] = ()
+    sections: int = 0
+    defined_terms: int = 0
+    signatures: int = 0
 
 
 def _overlap(start: int, end: int, other_start: int, other_end: int) -> float:
@@ -90,9 +90,7 @@ def first_pass_page(*, stored: dict, text: str, category: str = "", min_score: s
     if threshold not in SCORE_CHOICES:
         threshold = DEFAULT_MIN_SCORE
     if not stored or stored.get("error"):
-        return FirstPassPage(available=False, error=stored.get("error", "") if stored else "", clause_groups=(),
-                             categories=(), category="", min_score=threshold, terms=(), term_kinds=(), kind="",
-                             parties=(), sections=0, defined_terms=0, signatures=0)
+        return FirstPassPage(available=False, min_score=threshold, error=(stored or {}).get("error", ""))
     clauses = stored.get("clauses", [])
     categories = tuple(sorted({c["category"] for c in clauses if c["score"] >= min(SCORE_CHOICES)}))
     category = category if category in categories else ""
@@ -115,7 +113,7 @@ def first_pass_page(*, stored: dict, text: str, category: str = "", min_score: s
                   for t in stored.get("key_terms", []) if not kind or t["kind"] == kind)
     parties = stored.get("parties") or {}
     return FirstPassPage(
-        available=True, error="", clause_groups=ordered, categories=categories, category=category,
+        available=True, clause_groups=ordered, categories=categories, category=category,
         min_score=threshold, terms=terms, term_kinds=kinds, kind=kind,
         parties=tuple((p["name"], p.get("short_name")) for p in parties.get("parties", [])),
         sections=len(stored.get("sections", [])), defined_terms=len(stored.get("defined_terms", [])),
