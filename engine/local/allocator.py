@@ -3,9 +3,9 @@
 PyTorch's CPU allocator has no cache of its own: each tensor is a malloc. glibc serves blocks above its mmap
 threshold (128 KiB, raised dynamically to at most 32 MiB) with a fresh mmap and unmaps them on free, so each
 prefill chunk's activations and each read-back of a long history (tens of MiB at 64K tokens) fault their
-pages in again, every chunk, every layer. Measured here (bench/RESULTS.md, 4K prompt): the first long
-request prefilled in 3.24 s against 2.25 s for the same request once the heap had grown; with the threshold
-raised, 2.59 s. The usual advice for PyTorch CPU inference is to preload jemalloc or tcmalloc; this gets the
+pages in again. glibc raises its threshold by itself as large blocks are freed, so this matters for an engine's
+first long requests: bench/engine_malloc.py (bench/RESULTS.md) measured the first 4K-token prefill after a
+warm-up at 2.85 s against 3.51 s with glibc's defaults, and no difference from the second request on. The usual advice for PyTorch CPU inference is to preload jemalloc or tcmalloc; this gets the
 same effect without a native dependency, and only where the process runs on glibc.
 
 Freed blocks stay in the process heap for reuse: peak RSS is unchanged (bench/RESULTS.md), but RSS no longer
