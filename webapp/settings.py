@@ -299,6 +299,8 @@ QUIRE_ENGINE = env_str("QUIRE_ENGINE", "none")
 QUIRE_ENGINE_MODEL = env_str("QUIRE_ENGINE_MODEL", "")  # local: a directory or hub id; openai: model name
 QUIRE_ENGINE_DEVICE = env_str("QUIRE_ENGINE_DEVICE", "auto")
 QUIRE_ENGINE_MEMORY_BUDGET_BYTES = env_int("QUIRE_ENGINE_MEMORY_BUDGET_BYTES", 0) or None  # KV cache budget
+# DeepSeek-V4 only: where document caches are saved so follow-up questions skip the document's prefill.
+QUIRE_ENGINE_PREFIX_CACHE_DIR = env_str("QUIRE_ENGINE_PREFIX_CACHE_DIR", str(VAR_DIR / "engine-prefix-cache"))
 QUIRE_ENGINE_MAX_BATCH_TOKENS = env_int("QUIRE_ENGINE_MAX_BATCH_TOKENS", 1024)  # prefill chunk (bench/RESULTS.md)
 QUIRE_ENGINE_BASE_URL = env_str("QUIRE_ENGINE_BASE_URL", "http://127.0.0.1:8001/v1")
 QUIRE_ENGINE_API_KEY = env_str("QUIRE_ENGINE_API_KEY", "")

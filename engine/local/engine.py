@@ -56,6 +56,23 @@ def prompt_ids(tokenizer, request: GenerationRequest, *, model_id: str) -> list[
     return list(ids)
 
 
+def _v4_engine(loaded, *, model_id: str, memory_budget_bytes, prefill_chunk: int, on_progress, size_for, prefix_cache_dir):
+    """DeepSeek-V4 checkpoints run on engine.v4's paged cache: transformers' continuous batching has no
+    allocator for its compressed layers."""
+    from engine.v4.cache import CacheGeometry
+    from engine.v4.engine import V4Engine, plan_v4_memory
+
+    geometry = CacheGeometry.from_model(loaded.model)
+    plan = plan_v4_memory(geometry, model_limit=loaded.model.config.max_position_embeddings, budget_bytes=memory_budget_bytes)
+    if size_for is not None:
+        plan.check_fits(prompt_tokens=len(prompt_ids(loaded.tokenizer, size_for, model_id=model_id)), max_tokens=size_for.max_tokens)
+    engine = V4Engine(model=loaded.model, tokenizer=loaded.tokenizer, model_id=model_id, eos_token_ids=loaded.eos_token_ids,
+                      plan=plan, prefill_chunk=prefill_chunk, cache_dir=Path(prefix_cache_dir) if prefix_cache_dir else None)
+    if on_progress:
+        on_progress(GenerationProgress(Stage.LOADING, 1, 1))
+    return engine
+
+
 class LocalEngine:
     def __init__(self, *, model, tokenizer, model_id: str, eos_token_ids: list[int], plan: MemoryPlan,
                  allow_block_sharing: bool = True) -> None:
@@ -90,17 +107,26 @@ class LocalEngine:
         allow_block_sharing: bool = True,
         on_progress: ProgressCallback = None,
         size_for: GenerationRequest | None = None,
+        prefix_cache_dir: str | Path | None = None,
     ) -> LocalEngine:
         """Load from a local directory, or from a hub id only where it is cached or the hub answers now.
 
         `size_for` sizes the cache to exactly the pages that one request needs (and refuses it now if
         the model cannot hold it) instead of planning from `memory_budget_bytes`: for one-shot runs.
+        A DeepSeek-V4 checkpoint gives an engine.v4.V4Engine (same protocol); `prefix_cache_dir` is where it
+        saves document caches for follow-up questions (kept in memory only when None).
         """
         if on_progress:
             on_progress(GenerationProgress(Stage.LOADING, 0, 1))
         loaded = load(model, device=device, dtype=dtype)
         if loaded.device.startswith("cpu"):
             allocator.tune_for_tensors()
+        from engine.v4.engine import is_v4
+
+        if is_v4(loaded.model.config):
+            return _v4_engine(loaded, model_id=str(model), memory_budget_bytes=memory_budget_bytes,
+                              prefill_chunk=max_batch_tokens, on_progress=on_progress, size_for=size_for,
+                              prefix_cache_dir=prefix_cache_dir)
         cache_tokens = None
         if size_for is not None:
             prompt_tokens = len(prompt_ids(loaded.tokenizer, size_for, model_id=str(model)))

@@ -138,6 +138,15 @@ def _eos_ids(model, tokenizer) -> list[int]:
     return []
 
 
+def _is_deepseek_v4(source: str) -> bool:
+    import json
+
+    try:
+        return json.loads((Path(source) / "config.json").read_text()).get("model_type") == "deepseek_v4"
+    except (OSError, ValueError):
+        return False
+
+
 def load(model: str | Path, *, device: str, dtype) -> Loaded:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -146,12 +155,17 @@ def load(model: str | Path, *, device: str, dtype) -> Loaded:
     device = resolve_device(device)
     if dtype is None:
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    attn = attention_for(device)
+    v4 = _is_deepseek_v4(source)
+    attn = "eager" if v4 else attention_for(device)  # engine.v4 replaces V4's attention; eager is what it loads with
+    # V4-Flash's weights (about 150 GB in FP8) need several GPUs: transformers places whole decoder layers across
+    # them, and engine.v4 keeps each layer's cache on that layer's device.
+    spread = v4 and device == "cuda" and torch.cuda.device_count() > 1
     try:
-        loaded = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, attn_implementation=attn, local_files_only=True)
+        loaded = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, attn_implementation=attn, local_files_only=True,
+                                                      **({"device_map": "auto"} if spread else {}))
     except (OSError, ValueError) as error:
         raise ModelNotFoundError(f"{source} could not be loaded as a causal language model: {error}; check {SETTING}.") from error
-    loaded = loaded.to(device).eval()
+    loaded = (loaded if spread else loaded.to(device)).eval()
     attn = _maybe_mask_free_cpu_attention(loaded, attn, device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)

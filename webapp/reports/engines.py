@@ -53,6 +53,7 @@ def _build(choice: str) -> Engine:
             device=settings.QUIRE_ENGINE_DEVICE,
             memory_budget_bytes=settings.QUIRE_ENGINE_MEMORY_BUDGET_BYTES,
             max_batch_tokens=settings.QUIRE_ENGINE_MAX_BATCH_TOKENS,
+            prefix_cache_dir=settings.QUIRE_ENGINE_PREFIX_CACHE_DIR or None,
         )
     from engine.remote import RemoteEngine
 
