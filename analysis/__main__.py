@@ -2,6 +2,7 @@
 app calls. It never shows a traceback: a document error exits 2 with its code, anything else exits 1.
 
     python -m analysis clauses PATH [--password P] [--min-score S] --json
+    python -m analysis run PATH --playbook {contract,report} --engine {local:DIR_OR_ID,URL} [--model NAME] --json
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import logging
 import sys
 
 from analysis.errors import QuireError
+from engine.api import EngineError
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_DOCUMENT_ERROR = 2
+EXIT_ENGINE_ERROR = 3
 
 
 def _clauses(args: argparse.Namespace) -> int:
@@ -36,6 +39,54 @@ def _clauses(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _engine(spec: str, model: str | None):
+    """`local:DIR_OR_ID` (the in-process engine) or an OpenAI-compatible base URL (`engine serve`, vLLM, SGLang)."""
+    if spec.startswith("local:"):
+        from engine.local import LocalEngine
+
+        return LocalEngine.from_pretrained(spec[len("local:"):], device="auto")
+    if spec.startswith(("http://", "https://")):
+        from engine.remote import RemoteEngine
+
+        if not model:
+            import httpx
+
+            listed = httpx.get(spec.rstrip("/") + "/models", timeout=10).json().get("data", [])
+            model = listed[0]["id"] if listed else None
+        if not model:
+            raise SystemExit("the server lists no model; pass --model")
+        return RemoteEngine(spec, model)
+    raise SystemExit(f"--engine must be local:DIR_OR_ID or an http(s) URL, not {spec!r}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from analysis.first_pass import pipeline as first_pass
+    from analysis.ingest import ingest
+    from analysis.playbooks import load
+    from analysis.review import review
+
+    document = ingest(args.path, password=args.password)
+    playbook = load(args.playbook)
+    engine = _engine(args.engine, args.model)
+    first = first_pass.as_json(first_pass.first_pass(document), document) if playbook.kind == "contract" else None
+
+    def progress(fraction: float, step: str) -> None:
+        if not args.json:
+            print(f"{100 * fraction:5.1f}%  {step}", file=sys.stderr, flush=True)
+
+    result = review(document, playbook, engine, progress=progress, first_pass=first, max_tokens=args.max_tokens)
+    if args.json:
+        sys.stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
+    else:
+        for finding in result.findings:
+            mark = "present" if finding.present else "absent "
+            print(f"{mark} {finding.risk:<6} {finding.title}: {finding.answer[:100]}")
+            for quote in finding.quotes:
+                where = f"p.{','.join(map(str, quote.pages))}" if quote.verified else "NOT FOUND in the document"
+                print(f"        {where}: {quote.text[:100]!r}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Quire's analysis from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,13 +95,24 @@ def main(argv: list[str] | None = None) -> int:
     clauses.add_argument("--password", help="password of an encrypted PDF (never printed)")
     clauses.add_argument("--min-score", type=float, default=0.01, help="leave out passages scored below this")
     clauses.add_argument("--json", action="store_true", help="print one JSON list of {category, start, end, page, score}")
+    run = commands.add_parser("run", help="a playbook review by a language model, every quote anchored to its pages")
+    run.add_argument("path")
+    run.add_argument("--playbook", choices=("contract", "report"), default="contract")
+    run.add_argument("--engine", required=True, help="local:DIR_OR_ID, or the base URL of an OpenAI-compatible server")
+    run.add_argument("--model", help="model name at a server (default: the first it lists)")
+    run.add_argument("--password", help="password of an encrypted PDF (never printed)")
+    run.add_argument("--max-tokens", type=int, default=8192, help="longest reply")
+    run.add_argument("--json", action="store_true", help="print the review as one JSON object")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        return _clauses(args)
+        return _run(args) if args.command == "run" else _clauses(args)
     except QuireError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_DOCUMENT_ERROR
+    except EngineError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_ENGINE_ERROR
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback

@@ -12,12 +12,11 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine.api import (
-    CancelledError,
     CancelToken,
     EngineError,
     GenerationProgress,
@@ -30,6 +29,7 @@ from engine.local import allocator
 from engine.local.batching import SharedBatch, Step
 from engine.local.loading import load
 from engine.local.memory import MemoryPlan, plan_memory
+from engine.local.protocol import RunDrivenEngine
 from engine.local.structured import GrammarCache, schema_of
 
 ProgressCallback = Callable[[GenerationProgress], None] | None
@@ -73,7 +73,7 @@ def _v4_engine(loaded, *, model_id: str, memory_budget_bytes, prefill_chunk: int
     return engine
 
 
-class LocalEngine:
+class LocalEngine(RunDrivenEngine):
     def __init__(self, *, model, tokenizer, model_id: str, eos_token_ids: list[int], plan: MemoryPlan,
                  allow_block_sharing: bool = True) -> None:
         self.model = model
@@ -167,31 +167,9 @@ class LocalEngine:
 
     # ------------------------------------------------------------------ text <-> ids
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
         """The token ids the model sees for a request: chat template for messages, the raw text otherwise."""
         return prompt_ids(self.tokenizer, request, model_id=self.model_id)
-
-    # ------------------------------------------------------------------ the protocol
-
-    def generate(self, request: GenerationRequest, on_progress: ProgressCallback = None,
-                 cancel: CancelToken | None = None) -> GenerationResult:
-        """A cancelled request returns what it had with finish_reason "cancelled" (stream() raises instead)."""
-        run = self._run(request, on_progress, cancel)
-        while True:
-            try:
-                next(run)
-            except StopIteration as done:
-                return done.value
-
-    def stream(self, request: GenerationRequest, on_progress: ProgressCallback = None,
-               cancel: CancelToken | None = None) -> Iterator[str]:
-        """Text pieces as decoded; a cancelled request raises CancelledError after the pieces it produced."""
-        result = yield from self._run(request, on_progress, cancel)
-        if result.finish_reason == "cancelled":
-            raise CancelledError(f"Cancelled after {result.generated_tokens} generated tokens.")
 
     # ------------------------------------------------------------------ one request
 
@@ -274,13 +252,6 @@ class LocalEngine:
             cached_prompt_tokens=cached,
             extra={"path": "batch" if request_id is not None else "generate"},
         )
-
-    def _decode(self, tokens: list[int], stop: tuple[str, ...]) -> tuple[str, bool]:
-        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        if text.endswith("\ufffd"):
-            text = text.rstrip("\ufffd")  # half a multi-byte character: wait for the rest
-        cut = min((text.find(s) for s in stop if s and s in text), default=-1)
-        return (text[:cut], True) if cut >= 0 else (text, False)
 
     def _start_solo(self, ids: list[int], request: GenerationRequest, grammar) -> tuple[queue.Queue, Callable[[], None]]:
         """model.generate in a worker thread, publishing the same Steps as the batch."""

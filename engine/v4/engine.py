@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from engine.api import CancelledError, CancelToken, EngineError, GenerationProgress, GenerationRequest, GenerationResult, InvalidRequestError, Stage
+from engine.api import CancelToken, EngineError, GenerationProgress, GenerationRequest, GenerationResult, InvalidRequestError, Stage
 from engine.local.memory import MemoryPlan, host_memory_bytes
+from engine.local.protocol import RunDrivenEngine
 from engine.local.structured import GrammarCache, schema_of
 from engine.v4 import forward as v4_forward
 from engine.v4.cache import CacheGeometry, Pools, SequenceCache
@@ -41,7 +42,7 @@ def plan_v4_memory(geometry: CacheGeometry, *, model_limit: int, budget_bytes: i
                       max_context=min(fits, model_limit), budget_bytes=budget)
 
 
-class V4Engine:
+class V4Engine(RunDrivenEngine):
     def __init__(self, *, model, tokenizer, model_id: str, eos_token_ids: list[int], plan: MemoryPlan,
                  prefill_chunk: int = 2048, checkpoint_every: int = 2048, cache_dir: Path | None = None,
                  tile_rows: int = 4096) -> None:
@@ -76,28 +77,10 @@ class V4Engine:
     def kv_usage(self) -> dict[str, int]:
         return {"total_bytes": self.pools.nbytes(), "used_bytes": self.pools.used_bytes(), "page_size": self.geometry.page_rows}
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
         from engine.local.engine import prompt_ids
 
         return prompt_ids(self.tokenizer, request, model_id=self.model_id)
-
-    def generate(self, request: GenerationRequest, on_progress: ProgressCallback = None,
-                 cancel: CancelToken | None = None) -> GenerationResult:
-        run = self._run(request, on_progress, cancel)
-        while True:
-            try:
-                next(run)
-            except StopIteration as done:
-                return done.value
-
-    def stream(self, request: GenerationRequest, on_progress: ProgressCallback = None,
-               cancel: CancelToken | None = None) -> Iterator[str]:
-        result = yield from self._run(request, on_progress, cancel)
-        if result.finish_reason == "cancelled":
-            raise CancelledError(f"Cancelled after {result.generated_tokens} generated tokens.")
 
     # ------------------------------------------------------------------ one request
 
@@ -181,13 +164,6 @@ class V4Engine:
             keep = ordered.cumsum(0) - ordered < request.top_p
             probs = torch.zeros_like(probs).scatter(0, order[keep], ordered[keep])
         return int(torch.multinomial(probs, 1, generator=generator))
-
-    def _decode(self, tokens: list[int], stop: tuple[str, ...]) -> tuple[str, bool]:
-        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        if text.endswith("\ufffd"):
-            text = text.rstrip("\ufffd")
-        cut = min((text.find(s) for s in stop if s and s in text), default=-1)
-        return (text[:cut], True) if cut >= 0 else (text, False)
 
     def _result(self, text, tokens, ids, finish, started, first_token_at, reused) -> GenerationResult:
         ended = time.perf_counter()

@@ -1,0 +1,275 @@
+"""A playbook review of one whole document: one engine call with the document in context, the reply
+checked against the playbook's schema (one repair retry), every quote anchored to its exact span and pages.
+
+Nothing is invented here: a reply that cannot be used fails the review with its reason, and a quote the
+document does not contain is kept but marked unverified, never shown as the document's words. Only when
+the document does not fit the engine's context is it read in the fewest overlapping windows that fit,
+and the review says how many.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from analysis.anchoring import AnchorIndex
+from analysis.errors import QuireError
+from analysis.findings import (
+    MAX_ANSWER_CHARS,
+    MAX_QUOTE_CHARS,
+    MAX_QUOTES,
+    ModelOutputError,
+    RawFinding,
+    output_schema,
+    parse_findings,
+    parse_followup,
+)
+from analysis.ingest.document import IngestedDocument
+from analysis.playbooks import Playbook
+from analysis.prompting import (
+    as_json_schema,
+    document_block,
+    followup_messages,
+    repair_messages,
+    review_messages,
+    strip_page_markers,
+)
+from engine.api import Engine, GenerationProgress, GenerationRequest, Stage
+
+FORMAT = 1
+DEFAULT_MAX_TOKENS = 8192
+# Tokens kept free beside the document for the instructions, the item list and the chat template.
+PROMPT_MARGIN = 2048
+WINDOW_OVERLAP = 0.05
+FIRST_PASS_MIN_SCORE = 0.5
+_RISK_ORDER = {"none": 0, "low": 1, "medium": 2, "high": 3}
+
+
+class ReviewFailedError(QuireError):
+    code = "analysis_failed"
+
+
+class ReviewCancelledError(QuireError):
+    code = "cancelled"
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str  # as the model wrote it
+    verified: bool  # found in the document; only then are start/end/pages set
+    start: int | None = None
+    end: int | None = None
+    pages: tuple[int, ...] = ()
+    exact: bool = False
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    item: str
+    title: str
+    present: bool
+    answer: str
+    risk: str
+    risk_note: str
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True)
+class Review:
+    playbook: str
+    playbook_version: int
+    model_id: str
+    findings: tuple[Finding, ...]
+    windows: int  # 1 when the whole document was read at once
+    prompt_tokens: int
+    generated_tokens: int
+    cached_prompt_tokens: int
+    prefill_seconds: float
+    decode_seconds: float
+    seconds: float
+    repaired: bool
+    cited_pages: tuple[int, ...]
+    missed_by_model: tuple[str, ...]  # first-pass categories found in the text that the model marked absent
+    test_model: bool = False
+    format: int = FORMAT
+    extra: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+ProgressCallback = Callable[[float, str], None] | None
+
+
+def review(document: IngestedDocument, playbook: Playbook, engine: Engine, *, progress: ProgressCallback = None,
+           cancel=None, first_pass: dict | None = None, max_tokens: int = DEFAULT_MAX_TOKENS, test_model: bool = False) -> Review:
+    """Run `playbook` over the whole of `document` on `engine`; progress(fraction, step) as it goes."""
+    started = time.perf_counter()
+    report = progress or (lambda fraction, step: None)
+    windows = plan_windows(document, engine, max_tokens=max_tokens)
+    schema = as_json_schema(output_schema(playbook), f"quire_{playbook.kind}_review")
+    totals = {"prompt": 0, "generated": 0, "cached": 0, "prefill": 0.0, "decode": 0.0}
+    per_window: list[tuple[RawFinding, ...]] = []
+    repaired = False
+    for number, (first, last) in enumerate(windows, 1):
+        pages = document.pages[first:last] if document.pages else ()
+        block = document_block(document.text, pages)
+        scope = (number, len(windows)) if len(windows) > 1 else None
+        messages = review_messages(block, playbook, window=scope)
+
+        def on_progress(p: GenerationProgress, number=number) -> None:
+            share = 0.85 * p.done / max(1, p.total) if p.stage == Stage.PREFILL else 0.85 + 0.15 * p.done / max(1, p.total)
+            label = "Reading the document" if p.stage == Stage.PREFILL else "Writing findings"
+            if len(windows) > 1:
+                label += f" (window {number} of {len(windows)})"
+            report(((number - 1) + min(1.0, share)) / len(windows), label)
+
+        findings, used_repair = _ask(engine, messages, schema, playbook, max_tokens, on_progress, cancel, totals)
+        repaired = repaired or used_repair
+        per_window.append(findings)
+    merged = _merge(per_window)
+    report(0.99, "Anchoring quotes")
+    index = AnchorIndex(document.text, document.pages)
+    findings = tuple(_anchored(raw, playbook, index) for raw in merged)
+    cited = sorted({page for f in findings for q in f.quotes for page in q.pages})
+    return Review(
+        playbook=playbook.name, playbook_version=playbook.version, model_id=getattr(engine, "model_id", ""),
+        findings=findings, windows=len(windows), prompt_tokens=totals["prompt"], generated_tokens=totals["generated"],
+        cached_prompt_tokens=totals["cached"], prefill_seconds=totals["prefill"], decode_seconds=totals["decode"],
+        seconds=time.perf_counter() - started, repaired=repaired, cited_pages=tuple(cited),
+        missed_by_model=_missed(findings, playbook, first_pass), test_model=test_model,
+    )
+
+
+def ask_followup(document: IngestedDocument, question: str, engine: Engine, *, max_tokens: int = 1024, cancel=None) -> tuple[str, tuple[Quote, ...]]:
+    """A question about the document, answered with anchored quotes; the document prefix is the review's."""
+    question = question.strip()
+    if not question:
+        raise ReviewFailedError("The question is empty.")
+    messages = followup_messages(document_block(document.text, document.pages), question)
+    schema = as_json_schema({"type": "object", "properties": {
+        "answer": {"type": "string", "maxLength": MAX_ANSWER_CHARS},
+        "quotes": {"type": "array", "items": {"type": "string", "maxLength": MAX_QUOTE_CHARS}, "maxItems": MAX_QUOTES}},
+        "required": ["answer", "quotes"], "additionalProperties": False}, "quire_followup")
+    result = engine.generate(GenerationRequest(messages=messages, max_tokens=max_tokens, response_format=schema), cancel=cancel)
+    if result.finish_reason == "cancelled":
+        raise ReviewCancelledError("The question was cancelled.")
+    try:
+        answer, quotes = parse_followup(result.text)
+    except ModelOutputError as problem:
+        retry = engine.generate(GenerationRequest(messages=repair_messages(messages, result.text, problem.message),
+                                                  max_tokens=max_tokens, response_format=schema), cancel=cancel)
+        try:
+            answer, quotes = parse_followup(retry.text)
+        except ModelOutputError as again:
+            raise ReviewFailedError(f"The model's answer could not be used: {again.message}") from None
+    index = AnchorIndex(document.text, document.pages)
+    return answer, tuple(_quote(q, index) for q in quotes)
+
+
+def plan_windows(document: IngestedDocument, engine: Engine, *, max_tokens: int) -> list[tuple[int, int]]:
+    """Page ranges [first, last) to read: one covering everything when it fits (the norm), else the fewest
+    ranges of whole pages that fit, each overlapping the previous by about 5% of its tokens."""
+    pages = document.pages
+    budget = engine.max_context - max_tokens - PROMPT_MARGIN
+    if budget <= 0:
+        raise ReviewFailedError(f"The engine's context ({engine.max_context} tokens) leaves no room for a document "
+                                f"beside {max_tokens} tokens of answer.")
+    if not pages:
+        return [(0, 0)]
+    whole = engine.count_tokens(document.text)
+    if whole <= budget:
+        return [(0, len(pages))]
+    sizes = [engine.count_tokens(document.text[p.start:p.end]) + 8 for p in pages]
+    if max(sizes) > budget:
+        raise ReviewFailedError(f"A single page holds {max(sizes)} tokens, more than the {budget} the engine has room for.")
+    windows, first = [], 0
+    while first < len(pages):
+        used, last = 0, first
+        while last < len(pages) and used + sizes[last] <= budget:
+            used += sizes[last]
+            last += 1
+        windows.append((first, last))
+        if last >= len(pages):
+            break
+        # Step back over about 5% of this window's tokens so a passage cut at the seam is read whole once.
+        back, overlap = last, 0
+        while back - 1 > first and overlap + sizes[back - 1] <= WINDOW_OVERLAP * used:
+            back -= 1
+            overlap += sizes[back]
+        first = back if back > first else last
+    return windows
+
+
+def _ask(engine, messages, schema, playbook, max_tokens, on_progress, cancel, totals) -> tuple[tuple[RawFinding, ...], bool]:
+    result = _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals)
+    try:
+        return parse_findings(result.text, playbook), False
+    except ModelOutputError as problem:
+        first_problem = problem.message if result.finish_reason != "length" else f"{problem.message} (the reply was cut off at {max_tokens} tokens)"
+    retry = _generate(engine, repair_messages(messages, result.text, first_problem), schema, max_tokens, on_progress, cancel, totals)
+    try:
+        return parse_findings(retry.text, playbook), True
+    except ModelOutputError as again:
+        raise ReviewFailedError(f"The model's reply could not be used, even after one retry: {again.message}") from None
+
+
+def _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals):
+    request = GenerationRequest(messages=messages, max_tokens=max_tokens, temperature=0.0, response_format=schema)
+    result = engine.generate(request, on_progress=on_progress, cancel=cancel)
+    if result.finish_reason == "cancelled":
+        raise ReviewCancelledError("The analysis was cancelled.")
+    totals["prompt"] += result.prompt_tokens
+    totals["generated"] += result.generated_tokens
+    totals["cached"] += result.cached_prompt_tokens
+    totals["prefill"] += result.prefill_seconds or 0.0
+    totals["decode"] += result.decode_seconds or 0.0
+    return result
+
+
+def _merge(per_window: list[tuple[RawFinding, ...]]) -> list[RawFinding]:
+    """Windows' answers per item: present if any window found it, quotes from all, the highest risk."""
+    if len(per_window) == 1:
+        return list(per_window[0])
+    merged: dict[str, RawFinding] = {}
+    for findings in per_window:
+        for f in findings:
+            old = merged.get(f.item)
+            if old is None:
+                merged[f.item] = f
+                continue
+            present = old.present or f.present
+            answer = old.answer if old.present or not f.present else f.answer
+            if old.present and f.present and f.answer and f.answer != old.answer:
+                answer = f"{old.answer} / {f.answer}"
+            quotes = tuple(dict.fromkeys(old.quotes + f.quotes))
+            worst = max((old, f), key=lambda x: _RISK_ORDER[x.risk])
+            merged[f.item] = RawFinding(f.item, present, answer, quotes, worst.risk, worst.risk_note)
+    return list(merged.values())
+
+
+def _quote(text: str, index: AnchorIndex) -> Quote:
+    found = index.find(strip_page_markers(text))
+    if found is None:
+        return Quote(text=text, verified=False)
+    return Quote(text=text, verified=True, start=found.start, end=found.end, pages=found.pages, exact=found.exact,
+                 score=round(found.score, 4))
+
+
+def _anchored(raw: RawFinding, playbook: Playbook, index: AnchorIndex) -> Finding:
+    item = playbook.item(raw.item)
+    return Finding(item=raw.item, title=item.title if item else raw.item, present=raw.present, answer=raw.answer,
+                   risk=raw.risk, risk_note=raw.risk_note, quotes=tuple(_quote(q, index) for q in raw.quotes))
+
+
+def _missed(findings: tuple[Finding, ...], playbook: Playbook, first_pass: dict | None) -> tuple[str, ...]:
+    """Categories the first pass found with some confidence where the model answered absent (or not at all)."""
+    if not first_pass or playbook.kind != "contract":
+        return ()
+    # CUAD's label files capitalise some categories differently ("Cap On Liability"): compare folded.
+    titles = {item.title.casefold(): item.title for item in playbook.items}
+    present = {f.title.casefold() for f in findings if f.present}
+    found = {c["category"].casefold() for c in first_pass.get("clauses", []) if c.get("score", 0) >= FIRST_PASS_MIN_SCORE}
+    return tuple(sorted(titles[key] for key in (found & titles.keys()) - present))

@@ -1,0 +1,193 @@
+"""Playbook reviews driven by a scripted engine double: the replies are fixed, so what is tested is what
+Quire does with them: anchoring (exact, re-typeset, across a page break, invented), the repair retry,
+failure with a reason, windows only when the document does not fit, coverage, progress and cancel.
+The double lives here only; the product never uses it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from analysis.findings import output_schema, parse_findings
+from analysis.ingest.document import IngestedDocument
+from analysis.playbooks import BUILT_IN, PlaybookError, custom, from_dict, load
+from analysis.review import ReviewCancelledError, ReviewFailedError, ask_followup, plan_windows, review
+from engine.api import GenerationProgress, GenerationResult, Stage
+
+PAGES = [
+    'MASTER SUPPLY AGREEMENT\nThis Agreement is made on 1 March 2021 between Acme Corp. (the "Supplier") and '
+    'Beta LLC (the "Buyer").\n1. Term. This Agreement shall remain in force for three (3) years and renews for '
+    "successive one-year terms unless either party gives ninety (90) days written",
+    "notice of non-renewal.\n2. Governing Law. This Agreement is governed by the laws of the State of New York.\n"
+    '3. Liability. In no event shall the Supplier\'s aggregate liability exceed the fees paid in the twelve months '
+    "before the claim.",
+    "4. Assignment. Neither party may assign this Agreement without the prior written consent of the other party.\n"
+    "IN WITNESS WHEREOF the parties have signed this Agreement.",
+]
+
+
+def document() -> IngestedDocument:
+    return IngestedDocument.from_pages("text", PAGES)
+
+
+@dataclass
+class ScriptedEngine:
+    """Replays `replies` in order; counts words as tokens."""
+
+    replies: list[str]
+    max_context: int = 100_000
+    model_id: str = "scripted-test-double"
+    requests: list = field(default_factory=list)
+    cancel_after_prefill: bool = False
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, request, on_progress=None, cancel=None) -> GenerationResult:
+        self.requests.append(request)
+        prompt_tokens = sum(self.count_tokens(m.content) for m in request.messages)
+        for done in (0, prompt_tokens // 2, prompt_tokens):
+            if on_progress:
+                on_progress(GenerationProgress(Stage.PREFILL, done, prompt_tokens))
+            if cancel is not None and cancel.is_set():
+                return GenerationResult("", (), prompt_tokens, 0, "cancelled")
+        text = self.replies.pop(0)
+        if on_progress:
+            on_progress(GenerationProgress(Stage.DECODE, 5, request.max_tokens))
+        return GenerationResult(text, (1,) * 5, prompt_tokens, 5, "stop", prefill_seconds=0.01, decode_seconds=0.01)
+
+    def stream(self, request, on_progress=None, cancel=None):
+        yield self.generate(request, on_progress, cancel).text
+
+
+def reply(*findings) -> str:
+    return json.dumps({"findings": [
+        {"item": item, "present": present, "answer": answer, "quotes": list(quotes), "risk": risk, "risk_note": "note"}
+        for item, present, answer, quotes, risk in findings]})
+
+
+GOOD = reply(
+    ("parties", True, "Acme Corp. (Supplier); Beta LLC (Buyer)", ['Acme Corp. (the "Supplier") and Beta LLC (the "Buyer")'], "none"),
+    # curly quotes and a line break where the document has a space
+    ("governing_law", True, "New York", ["This Agreement is\n governed by the laws of the State of   New York."], "low"),
+    # runs across the break between pages 1 and 2, with the prompt's page marker inside
+    ("notice_period_to_terminate_renewal", True, "90 days", ["ninety (90) days written [Page 2] notice of non-renewal"], "medium"),
+    # words the document does not contain
+    ("cap_on_liability", True, "USD 5,000,000", ["liability shall not exceed five million dollars"], "high"),
+    ("anti_assignment", False, "", [], "none"),
+)
+
+
+def test_quotes_land_on_their_exact_spans_and_pages_and_invented_ones_are_marked():
+    doc = document()
+    result = review(doc, load("contract"), ScriptedEngine([GOOD]))
+    by_item = {f.item: f for f in result.findings}
+    parties = by_item["parties"].quotes[0]
+    assert parties.verified and doc.text[parties.start:parties.end] == 'Acme Corp. (the "Supplier") and Beta LLC (the "Buyer")'
+    assert parties.pages == (1,)
+    law = by_item["governing_law"].quotes[0]
+    assert law.verified and doc.text[law.start:law.end] == "This Agreement is governed by the laws of the State of New York."
+    assert law.pages == (2,)
+    seam = by_item["notice_period_to_terminate_renewal"].quotes[0]
+    assert seam.verified and seam.pages == (1, 2)
+    assert doc.text[seam.start:seam.end].startswith("ninety (90) days written") and doc.text[seam.start:seam.end].endswith("non-renewal")
+    invented = by_item["cap_on_liability"].quotes[0]
+    assert not invented.verified and invented.start is None and invented.pages == ()
+    assert by_item["anti_assignment"].present is False and by_item["anti_assignment"].quotes == ()
+    assert result.cited_pages == (1, 2) and result.windows == 1 and not result.repaired
+    assert by_item["governing_law"].title == "Governing Law" and result.model_id == "scripted-test-double"
+
+
+def test_malformed_reply_gets_one_repair_retry_that_sees_the_problem():
+    engine = ScriptedEngine(['{"findings": [{"item": "parties", "present": tru', GOOD])
+    result = review(document(), load("contract"), engine)
+    assert result.repaired and len(result.findings) == 5
+    retry = engine.requests[1].messages
+    assert retry[-2].role == "assistant" and retry[-2].content.startswith('{"findings"')
+    assert "not valid JSON" in retry[-1].content
+    assert engine.requests[0].response_format["json_schema"]["schema"] == output_schema(load("contract"))
+
+
+@pytest.mark.parametrize("second", ["still not json", reply(("no_such_item", True, "x", [], "none"))])
+def test_two_unusable_replies_fail_the_review_with_the_reason(second):
+    with pytest.raises(ReviewFailedError) as failed:
+        review(document(), load("contract"), ScriptedEngine(["{", second]))
+    assert "even after one retry" in failed.value.message
+
+
+def test_document_comes_first_so_every_playbook_shares_its_prefix():
+    engine = ScriptedEngine([GOOD, reply(("risks", True, "none stated", [], "low"))])
+    review(document(), load("contract"), engine)
+    review(document(), load("report"), engine)
+    first, second = (r.messages[1].content for r in engine.requests)
+    shared = first[: first.index("</document>")]
+    assert second.startswith(shared) and "[Page 3]" in shared and engine.requests[0].messages[0] == engine.requests[1].messages[0]
+
+
+def test_whole_document_is_the_norm_and_windows_only_when_it_does_not_fit():
+    doc = document()
+    assert plan_windows(doc, ScriptedEngine([], max_context=100_000), max_tokens=1000) == [(0, 3)]
+    small = ScriptedEngine([], max_context=1000 + 2048 + 70)
+    windows = plan_windows(doc, small, max_tokens=1000)
+    assert len(windows) >= 2 and windows[0][0] == 0 and windows[-1][1] == 3
+    assert all(b[0] <= a[1] for a, b in zip(windows, windows[1:]))  # contiguous or overlapping, no gap
+
+    replies = [reply(("governing_law", False, "", [], "none"), ("parties", True, "Acme", ["Acme Corp."], "low"))] + \
+              [reply(("governing_law", True, "New York", ["laws of the State of New York"], "medium"))] * (len(windows) - 1)
+    engine = ScriptedEngine(replies, max_context=small.max_context)
+    result = review(doc, load("contract"), engine, max_tokens=1000)
+    merged = {f.item: f for f in result.findings}
+    assert result.windows == len(windows) and merged["governing_law"].present and merged["governing_law"].risk == "medium"
+    assert merged["parties"].present and merged["parties"].quotes[0].verified
+    assert f"part 1 of {len(windows)}" in engine.requests[0].messages[1].content
+    with pytest.raises(ReviewFailedError):
+        plan_windows(doc, ScriptedEngine([], max_context=1500), max_tokens=1000)
+
+
+def test_first_pass_categories_the_model_marked_absent_are_listed():
+    first_pass = {"clauses": [{"category": "Anti-assignment", "score": 0.9}, {"category": "Governing Law", "score": 0.95},
+                              {"category": "Insurance", "score": 0.2}]}
+    result = review(document(), load("contract"), ScriptedEngine([GOOD]), first_pass=first_pass)
+    assert result.missed_by_model == ("Anti-Assignment",)
+
+
+def test_progress_rises_to_the_end_and_cancel_stops_the_review():
+    seen = []
+    review(document(), load("contract"), ScriptedEngine([GOOD]), progress=lambda f, step: seen.append((f, step)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] >= 0.99 and any("Reading" in s for _, s in seen)
+
+    class Flag:
+        def is_set(self):
+            return True
+
+    with pytest.raises(ReviewCancelledError):
+        review(document(), load("contract"), ScriptedEngine([GOOD]), cancel=Flag())
+
+
+def test_followup_answers_with_anchored_quotes():
+    engine = ScriptedEngine(['{"answer": "New York law", "quotes": ["governed by the laws of the State of New York"]}'])
+    answer, quotes = ask_followup(document(), "Which law governs?", engine)
+    assert answer == "New York law" and quotes[0].verified and quotes[0].pages == (2,)
+    assert engine.requests[0].messages[1].content.rstrip().endswith('["exact words", ...]}.')
+
+
+def test_playbooks_load_validate_and_spell_cuad_categories_as_the_clause_finder():
+    from analysis.first_pass.clause_model import default_model
+
+    contract = load("contract")
+    # Capitalised as CUAD's description file; its label files (and the clause finder) say "Cap On Liability".
+    assert len(contract.items) == 41
+    assert {i.title.casefold() for i in contract.items} == {c.casefold() for c in default_model().categories}
+    assert set(BUILT_IN) == {"contract", "report"} and len(load("report").items) == 6
+    mine = custom(["What is the deposit?", "  ", "Who pays for repairs?"])
+    assert [i.key for i in mine.items] == ["q1", "q2"] and mine.kind == "custom"
+    broken = contract.as_dict()
+    broken["items"][1]["key"] = broken["items"][0]["key"]
+    with pytest.raises(PlaybookError, match="used twice"):
+        from_dict(broken)
+    with pytest.raises(PlaybookError, match="Unknown playbook"):
+        load("../etc/passwd")
+    assert parse_findings(GOOD, contract)[0].item == "parties"
