@@ -22,15 +22,14 @@ from engine.api import (
     GenerationProgress,
     GenerationRequest,
     GenerationResult,
-    InvalidRequestError,
     Stage,
 )
 from engine.local import allocator
 from engine.local.batching import SharedBatch, Step
 from engine.local.loading import load
 from engine.local.memory import MemoryPlan, plan_memory
-from engine.local.protocol import RunDrivenEngine
-from engine.local.structured import GrammarCache, schema_of
+from engine.local.protocol import RunDrivenEngine, prompt_ids
+from engine.local.structured import GrammarCache
 
 ProgressCallback = Callable[[GenerationProgress], None] | None
 _POLL_SECONDS = 0.02
@@ -38,22 +37,6 @@ _POLL_SECONDS = 0.02
 
 class _Cancelled(Exception):
     pass
-
-
-def prompt_ids(tokenizer, request: GenerationRequest, *, model_id: str) -> list[int]:
-    """The token ids the model sees for a request: chat template for messages, the raw text otherwise."""
-    if request.prompt is not None:
-        ids = tokenizer.encode(request.prompt, add_special_tokens=True)
-    else:
-        if not getattr(tokenizer, "chat_template", None):
-            raise InvalidRequestError(f"{model_id} has no chat template; send a raw `prompt` instead of `messages`.")
-        text = tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in request.messages], add_generation_prompt=True, tokenize=False
-        )
-        ids = tokenizer.encode(text, add_special_tokens=False)
-    if not ids:
-        raise InvalidRequestError("The prompt is empty after tokenisation.")
-    return list(ids)
 
 
 def _v4_engine(loaded, *, model_id: str, memory_budget_bytes, prefill_chunk: int, on_progress, size_for, prefix_cache_dir):
@@ -167,19 +150,10 @@ class LocalEngine(RunDrivenEngine):
 
     # ------------------------------------------------------------------ text <-> ids
 
-    def prompt_ids(self, request: GenerationRequest) -> list[int]:
-        """The token ids the model sees for a request: chat template for messages, the raw text otherwise."""
-        return prompt_ids(self.tokenizer, request, model_id=self.model_id)
-
     # ------------------------------------------------------------------ one request
 
     def _run(self, request: GenerationRequest, on_progress: ProgressCallback, cancel: CancelToken | None):
-        if request.temperature < 0 or not 0 < request.top_p <= 1:
-            raise InvalidRequestError("temperature must be >= 0 and top_p in (0, 1].")
-        schema = schema_of(request.response_format)
-        ids = self.prompt_ids(request)
-        self.plan.check_fits(prompt_tokens=len(ids), max_tokens=request.max_tokens)
-        grammar = self._grammars.compile(schema) if schema is not None else None
+        ids, grammar = self._admit(request)
         report = on_progress or (lambda progress: None)
         report(GenerationProgress(Stage.PREFILL, 0, len(ids)))
 

@@ -6,16 +6,55 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from engine.api import CancelledError, CancelToken, GenerationProgress, GenerationRequest, GenerationResult
+from engine.api import (
+    CancelledError,
+    CancelToken,
+    GenerationProgress,
+    GenerationRequest,
+    GenerationResult,
+    InvalidRequestError,
+)
+from engine.local.structured import schema_of
 
 ProgressCallback = Callable[[GenerationProgress], None] | None
 
 
+def prompt_ids(tokenizer, request: GenerationRequest, *, model_id: str) -> list[int]:
+    """The token ids the model sees for a request: chat template for messages, the raw text otherwise."""
+    if request.prompt is not None:
+        ids = tokenizer.encode(request.prompt, add_special_tokens=True)
+    else:
+        if not getattr(tokenizer, "chat_template", None):
+            raise InvalidRequestError(f"{model_id} has no chat template; send a raw `prompt` instead of `messages`.")
+        text = tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in request.messages], add_generation_prompt=True, tokenize=False
+        )
+        ids = tokenizer.encode(text, add_special_tokens=False)
+    if not ids:
+        raise InvalidRequestError("The prompt is empty after tokenisation.")
+    return list(ids)
+
+
 class RunDrivenEngine:
+    """Subclasses set tokenizer, model_id, plan (engine.local.memory.MemoryPlan) and _grammars, and write _run."""
+
     tokenizer: object
 
     def _run(self, request: GenerationRequest, on_progress: ProgressCallback, cancel: CancelToken | None):
         raise NotImplementedError
+
+    def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        """The token ids the model sees for a request: chat template for messages, the raw text otherwise."""
+        return prompt_ids(self.tokenizer, request, model_id=self.model_id)
+
+    def _admit(self, request: GenerationRequest):
+        """Refuse a request before any compute (bad parameters, schema, too long); its ids and compiled grammar."""
+        if request.temperature < 0 or not 0 < request.top_p <= 1:
+            raise InvalidRequestError("temperature must be >= 0 and top_p in (0, 1].")
+        schema = schema_of(request.response_format)
+        ids = self.prompt_ids(request)
+        self.plan.check_fits(prompt_tokens=len(ids), max_tokens=request.max_tokens)
+        return ids, (self._grammars.compile(schema) if schema is not None else None)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))

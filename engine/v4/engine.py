@@ -19,7 +19,7 @@ import torch
 from engine.api import CancelToken, EngineError, GenerationProgress, GenerationRequest, GenerationResult, InvalidRequestError, Stage
 from engine.local.memory import MemoryPlan, host_memory_bytes
 from engine.local.protocol import RunDrivenEngine
-from engine.local.structured import GrammarCache, schema_of
+from engine.local.structured import GrammarCache
 from engine.v4 import forward as v4_forward
 from engine.v4.cache import CacheGeometry, Pools, SequenceCache
 from engine.v4.prefix import PrefixStore
@@ -77,20 +77,10 @@ class V4Engine(RunDrivenEngine):
     def kv_usage(self) -> dict[str, int]:
         return {"total_bytes": self.pools.nbytes(), "used_bytes": self.pools.used_bytes(), "page_size": self.geometry.page_rows}
 
-    def prompt_ids(self, request: GenerationRequest) -> list[int]:
-        from engine.local.engine import prompt_ids
-
-        return prompt_ids(self.tokenizer, request, model_id=self.model_id)
-
     # ------------------------------------------------------------------ one request
 
     def _run(self, request: GenerationRequest, on_progress: ProgressCallback, cancel: CancelToken | None):
-        if request.temperature < 0 or not 0 < request.top_p <= 1:
-            raise InvalidRequestError("temperature must be >= 0 and top_p in (0, 1].")
-        schema = schema_of(request.response_format)
-        ids = self.prompt_ids(request)
-        self.plan.check_fits(prompt_tokens=len(ids), max_tokens=request.max_tokens)
-        grammar = self._grammars.compile(schema) if schema is not None else None
+        ids, grammar = self._admit(request)
         report = on_progress or (lambda progress: None)
         cancelled = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
 
