@@ -110,6 +110,13 @@ def test_greedy_tokens_equal_reference_cold_resumed_and_reloaded(v4_dir, referen
     assert resumed.cached_prompt_tokens == (len(ids) - 1) // 2048 * 2048  # the last checkpoint before the end
     assert resumed.token_ids == cold.token_ids
 
+    whole = _engine(v4_dir, reference, tmp_path / "elsewhere", chunk=8192)  # cold, the prompt in one chunk
+    whole.eos_token_ids = []
+    whole.prefixes.every = 8192  # no checkpoint boundary inside the prompt either
+    unchunked = whole.generate(request)
+    assert unchunked.cached_prompt_tokens == 0 and unchunked.token_ids == cold.token_ids
+    whole.close()
+
     other = _engine(v4_dir, reference, tmp_path, chunk=1000)  # a new engine: the cache comes from disk
     other.eos_token_ids = []
     reloaded = other.generate(request)
