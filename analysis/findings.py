@@ -56,6 +56,13 @@ def output_schema(playbook: Playbook) -> dict:
             "required": ["findings"], "additionalProperties": False}
 
 
+def followup_schema() -> dict:
+    return {"type": "object", "properties": {
+        "answer": {"type": "string", "maxLength": MAX_ANSWER_CHARS},
+        "quotes": {"type": "array", "items": {"type": "string", "maxLength": MAX_QUOTE_CHARS}, "maxItems": MAX_QUOTES}},
+        "required": ["answer", "quotes"], "additionalProperties": False}
+
+
 def parse_findings(text: str, playbook: Playbook) -> tuple[RawFinding, ...]:
     """The findings in a reply, or ModelOutputError saying what is wrong (for the repair retry)."""
     data = _json_object(text)

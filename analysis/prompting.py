@@ -7,7 +7,6 @@ vLLM's prefix cache) reads each document once however many questions follow.
 
 from __future__ import annotations
 
-import json
 import re
 
 from analysis.playbooks import Playbook
@@ -62,7 +61,3 @@ def repair_messages(messages: tuple[ChatMessage, ...], bad_output: str, problem:
 
 def as_json_schema(schema: dict, name: str) -> dict:
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
-
-
-def dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False)

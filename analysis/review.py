@@ -15,16 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from analysis.anchoring import AnchorIndex
 from analysis.errors import QuireError
-from analysis.findings import (
-    MAX_ANSWER_CHARS,
-    MAX_QUOTE_CHARS,
-    MAX_QUOTES,
-    ModelOutputError,
-    RawFinding,
-    output_schema,
-    parse_findings,
-    parse_followup,
-)
+from analysis.findings import ModelOutputError, RawFinding, followup_schema, output_schema, parse_findings, parse_followup
 from analysis.ingest.document import IngestedDocument
 from analysis.playbooks import Playbook
 from analysis.prompting import (
@@ -126,7 +117,8 @@ def review(document: IngestedDocument, playbook: Playbook, engine: Engine, *, pr
                 label += f" (window {number} of {len(windows)})"
             report(((number - 1) + min(1.0, share)) / len(windows), label)
 
-        findings, used_repair = _ask(engine, messages, schema, playbook, max_tokens, on_progress, cancel, totals)
+        findings, used_repair = _ask(engine, messages, schema, lambda text: parse_findings(text, playbook), max_tokens,
+                                     on_progress, cancel, totals)
         repaired = repaired or used_repair
         per_window.append(findings)
     merged = _merge(per_window)
@@ -149,22 +141,9 @@ def ask_followup(document: IngestedDocument, question: str, engine: Engine, *, m
     if not question:
         raise ReviewFailedError("The question is empty.")
     messages = followup_messages(document_block(document.text, document.pages), question)
-    schema = as_json_schema({"type": "object", "properties": {
-        "answer": {"type": "string", "maxLength": MAX_ANSWER_CHARS},
-        "quotes": {"type": "array", "items": {"type": "string", "maxLength": MAX_QUOTE_CHARS}, "maxItems": MAX_QUOTES}},
-        "required": ["answer", "quotes"], "additionalProperties": False}, "quire_followup")
-    result = engine.generate(GenerationRequest(messages=messages, max_tokens=max_tokens, response_format=schema), cancel=cancel)
-    if result.finish_reason == "cancelled":
-        raise ReviewCancelledError("The question was cancelled.")
-    try:
-        answer, quotes = parse_followup(result.text)
-    except ModelOutputError as problem:
-        retry = engine.generate(GenerationRequest(messages=repair_messages(messages, result.text, problem.message),
-                                                  max_tokens=max_tokens, response_format=schema), cancel=cancel)
-        try:
-            answer, quotes = parse_followup(retry.text)
-        except ModelOutputError as again:
-            raise ReviewFailedError(f"The model's answer could not be used: {again.message}") from None
+    schema = as_json_schema(followup_schema(), "quire_followup")
+    totals = {"prompt": 0, "generated": 0, "cached": 0, "prefill": 0.0, "decode": 0.0}
+    (answer, quotes), _ = _ask(engine, messages, schema, parse_followup, max_tokens, None, cancel, totals)
     index = AnchorIndex(document.text, document.pages)
     return answer, tuple(_quote(q, index) for q in quotes)
 
@@ -203,15 +182,16 @@ def plan_windows(document: IngestedDocument, engine: Engine, *, max_tokens: int)
     return windows
 
 
-def _ask(engine, messages, schema, playbook, max_tokens, on_progress, cancel, totals) -> tuple[tuple[RawFinding, ...], bool]:
+def _ask(engine, messages, schema, parse, max_tokens, on_progress, cancel, totals):
+    """parse(reply) and whether the one repair retry was needed; ReviewFailedError when neither reply parses."""
     result = _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals)
     try:
-        return parse_findings(result.text, playbook), False
+        return parse(result.text), False
     except ModelOutputError as problem:
         first_problem = problem.message if result.finish_reason != "length" else f"{problem.message} (the reply was cut off at {max_tokens} tokens)"
     retry = _generate(engine, repair_messages(messages, result.text, first_problem), schema, max_tokens, on_progress, cancel, totals)
     try:
-        return parse_findings(retry.text, playbook), True
+        return parse(retry.text), True
     except ModelOutputError as again:
         raise ReviewFailedError(f"The model's reply could not be used, even after one retry: {again.message}") from None
 

@@ -67,15 +67,6 @@ class Checkpoint:
     windows: tuple[torch.Tensor, ...]
     streams: tuple[dict[str, StreamMark], ...]
 
-    def nbytes(self) -> int:
-        total = sum(w.numel() * w.element_size() for w in self.windows)
-        for layer in self.streams:
-            for mark in layer.values():
-                for t in (mark.buffer_kv, mark.buffer_gate, mark.overlap_kv, mark.overlap_gate):
-                    if t is not None:
-                        total += t.numel() * t.element_size()
-        return total
-
 
 @dataclass
 class CacheGeometry:

@@ -114,7 +114,7 @@ class V4Engine(RunDrivenEngine):
                 else:
                     generator.seed()
                 while True:
-                    token = self._choose(logits, ids + tokens, request, processor, generator)
+                    token = self._choose(logits, tokens[-1] if tokens else ids[-1], request, processor, generator)
                     tokens.append(token)
                     report(GenerationProgress(Stage.DECODE, len(tokens), request.max_tokens))
                     new_text, stopped = self._decode(tokens, request.stop)
@@ -142,10 +142,12 @@ class V4Engine(RunDrivenEngine):
             self.prefixes.record(cache, checkpoints)
             return self._result(text, tokens, ids, finish, started, first_token_at, reused)
 
-    def _choose(self, logits: torch.Tensor, sequence: list[int], request: GenerationRequest, processor, generator) -> int:
+    def _choose(self, logits: torch.Tensor, last_token: int, request: GenerationRequest, processor, generator) -> int:
         scores = logits.float().view(1, -1)
         if processor is not None:
-            scores = processor(torch.tensor([sequence], device=scores.device), scores)
+            # xgrammar's processor reads only the newest token of input_ids; handing it the whole prompt
+            # would copy a (possibly million-token) list on every step.
+            scores = processor(torch.tensor([[last_token]], device=scores.device), scores)
         if request.temperature == 0:
             return int(scores.argmax(dim=-1))
         probs = torch.softmax(scores / request.temperature, dim=-1)[0]

@@ -58,25 +58,18 @@ class PrefixStore:
     def resume(self, ids: list[int]) -> SequenceCache | None:
         """A new sequence holding the longest checkpointed prefix of ids (never all of it: the last token
         must run to give logits), or None."""
-        hashes = chain_hashes(self.model_key, ids, self.every)
-        for number in range(len(hashes) - 1, -1, -1):
-            if (number + 1) * self.every >= len(ids):
-                continue
-            found = self._find(hashes[number])
-            if found is not None:
-                held, checkpoint = found
-                self._held.move_to_end(id(held.owner))
-                return held.owner.fork(checkpoint)
-        return None
-
-    def _find(self, chain: str) -> tuple[_Held, Checkpoint] | None:
-        owner = self._index.get(chain)
-        if owner is not None:
-            held = self._held[owner]
-            return held, held.checkpoints[chain]
-        if self.directory is not None and self._load(chain):
-            return self._find(chain)
-        return None
+        usable = [h for n, h in enumerate(chain_hashes(self.model_key, ids, self.every)) if (n + 1) * self.every < len(ids)]
+        chain = next((h for h in reversed(usable) if h in self._index), None)
+        if chain is None and self.directory is not None:
+            on_disk = self._disk_index()  # read once per request, not once per boundary
+            found = next((h for h in reversed(usable) if h in on_disk), None)
+            if found is not None and self._load(on_disk[found]):
+                chain = found
+        if chain is None:
+            return None
+        held = self._held[self._index[chain]]
+        self._held.move_to_end(id(held.owner))
+        return held.owner.fork(held.checkpoints[chain])
 
     # ------------------------------------------------------------------ recording
 
@@ -105,9 +98,6 @@ class PrefixStore:
     def clear(self) -> None:
         for key in list(self._held):
             self._drop(key)
-
-    def held_bytes(self) -> int:
-        return sum(h.owner.row_bytes() + sum(c.nbytes() for c in h.checkpoints.values()) for h in self._held.values())
 
     # ------------------------------------------------------------------ disk
 
@@ -148,22 +138,23 @@ class PrefixStore:
         save_file(tensors, staging, metadata=meta)
         os.replace(staging, folder / name)  # readers never see half a file
         index_path = folder / "index.json"
-        index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+        index = self._disk_index()
         index.update({chain: name for chain in by_hash})
         handle, staging = tempfile.mkstemp(dir=folder, suffix=".partial")
         with os.fdopen(handle, "w") as out:
             json.dump(index, out)
         os.replace(staging, index_path)
 
-    def _load(self, chain: str) -> bool:
+    def _disk_index(self) -> dict[str, str]:
+        """Chain hash -> file name of every document saved for this model."""
+        index_path = self._folder() / "index.json"
+        return json.loads(index_path.read_text()) if index_path.is_file() else {}
+
+    def _load(self, name: str) -> bool:
         from safetensors import safe_open
 
-        index_path = self._folder() / "index.json"
-        if not index_path.is_file():
-            return False
-        name = json.loads(index_path.read_text()).get(chain)
-        path = self._folder() / name if name else None
-        if path is None or not path.is_file():
+        path = self._folder() / name
+        if not path.is_file():
             return False
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata()
