@@ -1,8 +1,9 @@
 """`python -m analysis COMMAND`: the analysis package's command line, thin wrappers over the functions the web
-app calls. It never shows a traceback: a document error exits 2 with its code, anything else exits 1.
+app calls. It never shows a traceback: a document (or playbook) error exits 2 with its code, an engine error 3,
+anything else 1.
 
     python -m analysis clauses PATH [--password P] [--min-score S] --json
-    python -m analysis run PATH --playbook {contract,report} --engine {local:DIR_OR_ID,URL} [--model NAME] --json
+    python -m analysis run PATH --playbook {contract,report,FILE.json} --engine {local:DIR_OR_ID,URL} [--model NAME] --json
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from analysis.errors import QuireError
 from engine.api import EngineError
@@ -59,14 +61,28 @@ def _engine(spec: str, model: str | None):
     raise SystemExit(f"--engine must be local:DIR_OR_ID or an http(s) URL, not {spec!r}")
 
 
+def _playbook(name: str):
+    """A built-in by name, or a playbook JSON file (the shape analysis/playbooks/*.json has)."""
+    from analysis.playbooks import BUILT_IN, PlaybookError, from_dict, load
+
+    if name in BUILT_IN:
+        return load(name)
+    try:
+        return from_dict(json.loads(Path(name).read_text(encoding="utf-8")))
+    except OSError as error:
+        raise PlaybookError(f"--playbook is {', '.join(BUILT_IN)} or a JSON file; cannot read {name!r} ({error.strerror}).") from None
+    except json.JSONDecodeError as error:
+        raise PlaybookError(f"{name} is not valid JSON ({error.msg}, line {error.lineno}).") from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from analysis.first_pass import pipeline as first_pass
     from analysis.ingest import ingest
-    from analysis.playbooks import load
     from analysis.review import review
+    from engine.api import is_random_weight_checkpoint
 
     document = ingest(args.path, password=args.password)
-    playbook = load(args.playbook)
+    playbook = _playbook(args.playbook)
     engine = _engine(args.engine, args.model)
     first = first_pass.as_json(first_pass.first_pass(document), document) if playbook.kind == "contract" else None
 
@@ -74,7 +90,10 @@ def _run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"{100 * fraction:5.1f}%  {step}", file=sys.stderr, flush=True)
 
-    result = review(document, playbook, engine, progress=progress, first_pass=first, max_tokens=args.max_tokens)
+    # A random-weight checkpoint is marked; `engine serve` names its model by that folder, so a URL engine is seen too.
+    test_model = is_random_weight_checkpoint(getattr(engine, "model_id", ""))
+    result = review(document, playbook, engine, progress=progress, first_pass=first, max_tokens=args.max_tokens,
+                    test_model=test_model)
     if args.json:
         sys.stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
     else:
@@ -97,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     clauses.add_argument("--json", action="store_true", help="print one JSON list of {category, start, end, page, score}")
     run = commands.add_parser("run", help="a playbook review by a language model, every quote anchored to its pages")
     run.add_argument("path")
-    run.add_argument("--playbook", choices=("contract", "report"), default="contract")
+    run.add_argument("--playbook", default="contract", help="contract, report, or a playbook JSON file")
     run.add_argument("--engine", required=True, help="local:DIR_OR_ID, or the base URL of an OpenAI-compatible server")
     run.add_argument("--model", help="model name at a server (default: the first it lists)")
     run.add_argument("--password", help="password of an encrypted PDF (never printed)")

@@ -104,17 +104,19 @@ def parse_followup(text: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _json_object(text: str) -> dict:
+    # strict=False: a raw tab or line break inside a string (which grammars and models do emit) is read as that
+    # character rather than failing the whole reply.
     stripped = text.strip()
     if stripped.startswith("```"):  # a fenced block: take what is inside
         stripped = stripped.strip("`")
         stripped = stripped[stripped.find("{"):] if "{" in stripped else stripped
     try:
-        data = json.loads(stripped)
+        data = json.loads(stripped, strict=False)
     except json.JSONDecodeError as error:
         start, end = stripped.find("{"), stripped.rfind("}")
         if 0 <= start < end:
             try:
-                data = json.loads(stripped[start:end + 1])
+                data = json.loads(stripped[start:end + 1], strict=False)
             except json.JSONDecodeError:
                 raise ModelOutputError(f"The reply is not valid JSON ({error.msg} at character {error.pos}).") from None
         else:

@@ -84,6 +84,7 @@ class Review:
     cited_pages: tuple[int, ...]
     missed_by_model: tuple[str, ...]  # first-pass categories found in the text that the model marked absent
     test_model: bool = False
+    unanswered: tuple[str, ...] = ()  # titles of the playbook items the model gave no answer for
     format: int = FORMAT
     extra: dict = field(default_factory=dict)
 
@@ -112,7 +113,10 @@ def review(document: IngestedDocument, playbook: Playbook, engine: Engine, *, pr
 
         def on_progress(p: GenerationProgress, number=number) -> None:
             share = 0.85 * p.done / max(1, p.total) if p.stage == Stage.PREFILL else 0.85 + 0.15 * p.done / max(1, p.total)
-            label = "Reading the document" if p.stage == Stage.PREFILL else "Writing findings"
+            if p.stage == Stage.PREFILL:
+                label = f"Reading the document: {p.done:,} of {p.total:,} tokens"
+            else:
+                label = f"Writing findings: {p.done:,} tokens"
             if len(windows) > 1:
                 label += f" (window {number} of {len(windows)})"
             report(((number - 1) + min(1.0, share)) / len(windows), label)
@@ -132,11 +136,24 @@ def review(document: IngestedDocument, playbook: Playbook, engine: Engine, *, pr
         cached_prompt_tokens=totals["cached"], prefill_seconds=totals["prefill"], decode_seconds=totals["decode"],
         seconds=time.perf_counter() - started, repaired=repaired, cited_pages=tuple(cited),
         missed_by_model=_missed(findings, playbook, first_pass), test_model=test_model,
+        unanswered=tuple(item.title for item in playbook.items if item.key not in {f.item for f in findings}),
     )
 
 
-def ask_followup(document: IngestedDocument, question: str, engine: Engine, *, max_tokens: int = 1024, cancel=None) -> tuple[str, tuple[Quote, ...]]:
+@dataclass(frozen=True)
+class FollowupAnswer:
+    answer: str
+    quotes: tuple[Quote, ...]
+    model_id: str
+    prompt_tokens: int
+    cached_prompt_tokens: int  # how much of the prompt (the document) the engine did not read again
+    seconds: float
+
+
+def ask_followup(document: IngestedDocument, question: str, engine: Engine, *, max_tokens: int = 1024,
+                 cancel=None) -> FollowupAnswer:
     """A question about the document, answered with anchored quotes; the document prefix is the review's."""
+    started = time.perf_counter()
     question = question.strip()
     if not question:
         raise ReviewFailedError("The question is empty.")
@@ -145,7 +162,9 @@ def ask_followup(document: IngestedDocument, question: str, engine: Engine, *, m
     totals = {"prompt": 0, "generated": 0, "cached": 0, "prefill": 0.0, "decode": 0.0}
     (answer, quotes), _ = _ask(engine, messages, schema, parse_followup, max_tokens, None, cancel, totals)
     index = AnchorIndex(document.text, document.pages)
-    return answer, tuple(_quote(q, index) for q in quotes)
+    return FollowupAnswer(answer=answer, quotes=tuple(_quote(q, index) for q in quotes),
+                          model_id=getattr(engine, "model_id", ""), prompt_tokens=totals["prompt"],
+                          cached_prompt_tokens=totals["cached"], seconds=time.perf_counter() - started)
 
 
 def plan_windows(document: IngestedDocument, engine: Engine, *, max_tokens: int) -> list[tuple[int, int]]:

@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+# Written beside the weights of a random-weight checkpoint (`python -m engine tiny-model`), so whatever loads the
+# folder later can tell its readers that the output means nothing.
+RANDOM_WEIGHTS_MARKER = "QUIRE_RANDOM_WEIGHTS"
+
+
+def is_random_weight_checkpoint(source: str | Path) -> bool:
+    """True for a local folder built by `python -m engine tiny-model`; a hub id or any other folder: False."""
+    try:
+        return (Path(source) / RANDOM_WEIGHTS_MARKER).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 class EngineError(Exception):

@@ -19,6 +19,7 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, GenerationConfig, PreTrainedConfig, PreTrainedTokenizerFast
 
+from engine.api import RANDOM_WEIGHTS_MARKER
 from engine.tokenizer_train import (
     BOS,
     DEFAULT_VOCAB,
@@ -34,7 +35,7 @@ from engine.tokenizer_train import (
 ARCHS = ("llama", "qwen2", "qwen3", "deepseek_v4")
 DEFAULT_MAX_CONTEXT = 131072
 # Bumped whenever what a build writes changes, so cached_tiny_model does not hand out stale folders.
-BUILD_VERSION = "1"
+BUILD_VERSION = "2"
 
 
 class TinyModelError(ValueError):
@@ -89,6 +90,8 @@ def build_tiny_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)  # transformers 5 always writes model.safetensors
     save_tokenizer(tokenizer, out_dir)
+    (out_dir / RANDOM_WEIGHTS_MARKER).write_text(
+        f"Random weights from `python -m engine tiny-model --arch {arch} --seed {seed}`: its output is meaningless.\n")
     return out_dir
 
 

@@ -66,6 +66,10 @@ def main(base: str, username: str, password: str, path: str) -> int:
     report = opener.open(base + outcome["url"] + "report/").read().decode()
     facts = re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", report)
     print("report:", "; ".join(f"{k}: {v}" for k, v in facts))
+    runs = re.findall(r'<span class="badge status-(\w+)" data-field="status_label">', report)
+    findings = len(re.findall(r'<li class="finding ', report))
+    print(f"analyses: {', '.join(runs) or 'none'}; findings shown: {findings}; "
+          f"test-model notice: {'yes' if 'Test model:' in report else 'no'}")
     return 0
 
 

@@ -309,6 +309,8 @@ QUIRE_ENGINE_MAX_CONTEXT = env_int("QUIRE_ENGINE_MAX_CONTEXT", 0) or None  # whe
 # Set by `make run` when it falls back to the tiny random-weight model: every page then says that
 # the engine's output is meaningless.
 QUIRE_ENGINE_DEMO = env_bool("QUIRE_ENGINE_DEMO", False)
+# The longest reply a playbook review may write (tokens); 41 CUAD items with quotes fit in the default.
+QUIRE_ANALYSIS_MAX_TOKENS = env_int("QUIRE_ANALYSIS_MAX_TOKENS", 8192)
 
 # --- Security: login lockout, content security policy ---------------------------------------
 # django-axes: after AXES_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
@@ -364,6 +366,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Three models have a "status" with their own choices; name each set so the schema's names are stable.
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentStatusEnum": "webapp.documents.models.DocumentStatus",
+        "AnalysisStatusEnum": "webapp.reports.models.AnalysisStatus",
+        "FollowUpStatusEnum": "webapp.reports.models.FollowUpStatus",
+    },
 }
 
 # json: one object per line with request_id / task_id (servers, log shippers); plain: for a terminal.

@@ -6,15 +6,13 @@ The double lives here only; the product never uses it."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-
 import pytest
 
 from analysis.findings import output_schema, parse_findings
 from analysis.ingest.document import IngestedDocument
 from analysis.playbooks import BUILT_IN, PlaybookError, custom, from_dict, load
 from analysis.review import ReviewCancelledError, ReviewFailedError, ask_followup, plan_windows, review
-from engine.api import GenerationProgress, GenerationResult, Stage
+from tests.doubles import ScriptedEngine
 
 PAGES = [
     'MASTER SUPPLY AGREEMENT\nThis Agreement is made on 1 March 2021 between Acme Corp. (the "Supplier") and '
@@ -30,36 +28,6 @@ PAGES = [
 
 def document() -> IngestedDocument:
     return IngestedDocument.from_pages("text", PAGES)
-
-
-@dataclass
-class ScriptedEngine:
-    """Replays `replies` in order; counts words as tokens."""
-
-    replies: list[str]
-    max_context: int = 100_000
-    model_id: str = "scripted-test-double"
-    requests: list = field(default_factory=list)
-    cancel_after_prefill: bool = False
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def generate(self, request, on_progress=None, cancel=None) -> GenerationResult:
-        self.requests.append(request)
-        prompt_tokens = sum(self.count_tokens(m.content) for m in request.messages)
-        for done in (0, prompt_tokens // 2, prompt_tokens):
-            if on_progress:
-                on_progress(GenerationProgress(Stage.PREFILL, done, prompt_tokens))
-            if cancel is not None and cancel.is_set():
-                return GenerationResult("", (), prompt_tokens, 0, "cancelled")
-        text = self.replies.pop(0)
-        if on_progress:
-            on_progress(GenerationProgress(Stage.DECODE, 5, request.max_tokens))
-        return GenerationResult(text, (1,) * 5, prompt_tokens, 5, "stop", prefill_seconds=0.01, decode_seconds=0.01)
-
-    def stream(self, request, on_progress=None, cancel=None):
-        yield self.generate(request, on_progress, cancel).text
 
 
 def reply(*findings) -> str:
@@ -151,6 +119,9 @@ def test_first_pass_categories_the_model_marked_absent_are_listed():
                               {"category": "Insurance", "score": 0.2}]}
     result = review(document(), load("contract"), ScriptedEngine([GOOD]), first_pass=first_pass)
     assert result.missed_by_model == ("Anti-Assignment",)
+    # GOOD answers five items (one of them "absent"); the other 36 are listed as unanswered, by title.
+    assert len(result.unanswered) == 36 and "Governing Law" not in result.unanswered
+    assert "Anti-Assignment" not in result.unanswered and "Insurance" in result.unanswered
 
 
 def test_progress_rises_to_the_end_and_cancel_stops_the_review():
@@ -169,8 +140,9 @@ def test_progress_rises_to_the_end_and_cancel_stops_the_review():
 
 def test_followup_answers_with_anchored_quotes():
     engine = ScriptedEngine(['{"answer": "New York law", "quotes": ["governed by the laws of the State of New York"]}'])
-    answer, quotes = ask_followup(document(), "Which law governs?", engine)
-    assert answer == "New York law" and quotes[0].verified and quotes[0].pages == (2,)
+    reply = ask_followup(document(), "Which law governs?", engine)
+    assert reply.answer == "New York law" and reply.quotes[0].verified and reply.quotes[0].pages == (2,)
+    assert reply.prompt_tokens > 0
     assert engine.requests[0].messages[1].content.rstrip().endswith('["exact words", ...]}.')
 
 

@@ -66,3 +66,32 @@ def test_review_completes_through_engine_serve_over_http_with_tiny_deepseek_v4(t
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analysis", "run", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_analysis_run_cli_prints_the_review_as_json_and_says_a_tiny_model_is_a_test_model(tmp_path):
+    from engine.tiny import cached_tiny_model
+
+    document = tmp_path / "agreement.txt"
+    document.write_text("\n\n".join(TEXT) + "\n")
+    playbook = tmp_path / "one.json"
+    playbook.write_text(json.dumps(custom(["Which law governs this agreement?"]).as_dict()))
+    model = cached_tiny_model("llama", max_context=16384)
+    done = _cli(str(document), "--playbook", str(playbook), "--engine", f"local:{model}", "--max-tokens", "6000", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["test_model"] and result["playbook"] == "custom" and result["windows"] == 1
+    assert result["prompt_tokens"] > 0 and len(result["findings"]) <= 1
+
+
+def test_analysis_run_cli_fails_in_one_line_on_a_bad_playbook_or_an_unreachable_engine(tmp_path):
+    document = tmp_path / "agreement.txt"
+    document.write_text("\n\n".join(TEXT) + "\n")
+    missing = _cli(str(document), "--playbook", str(tmp_path / "nope.json"), "--engine", "http://127.0.0.1:9/v1", "--model", "m")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "playbook_invalid" in missing.stderr
+    down = _cli(str(document), "--playbook", "report", "--engine", "http://127.0.0.1:9/v1", "--model", "m")
+    assert down.returncode == 3 and "Traceback" not in down.stderr and down.stderr.strip(), down.stderr

@@ -14,6 +14,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from engine.__main__ import TINY_ARCHS, main
+from engine.api import is_random_weight_checkpoint
 from engine.tiny import ARCHS, build_tiny_model, cached_tiny_model
 from engine.tokenizer_train import CHAT_TEMPLATE, cached_tokenizer, train_tokenizer
 
@@ -77,6 +78,8 @@ def test_cli_writes_a_checkpoint_that_auto_classes_load(arch, cli_checkpoints, l
     assert model.config.vocab_size == len(tokenizer) == 4096
     assert model.config.max_position_embeddings == tokenizer.model_max_length == 131072
     assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)
+    # Marked, so Quire can tell readers its findings mean nothing; a real checkpoint's folder has no marker.
+    assert is_random_weight_checkpoint(path) and not is_random_weight_checkpoint(path.parent)
 
 
 @pytest.mark.parametrize("arch", ARCHS)

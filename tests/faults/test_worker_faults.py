@@ -11,50 +11,20 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-import redis
 
 from tests import factories
-from tests.worker import free_port, start_worker, stop_worker
+from tests.worker import PrivateRedis, start_worker, stop_worker
 from webapp.documents.models import Document, DocumentStatus
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 SLOW_PDF = "contracts_cuad/CERES,INC_01_25_2012-EX-10.20-Collaboration Agreement.PDF"  # seconds of ingestion
 TERMINAL = (DocumentStatus.READY, DocumentStatus.FAILED)
-
-
-class PrivateRedis:
-    def __init__(self, directory: Path):
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -24,11 +24,13 @@ class World:
     foreign_owner: object
     foreign_document: object
     foreign_membership: object
+    foreign_analysis: object = None
+    foreign_finding: object = None
 
 
 @pytest.fixture
 def world(db) -> World:
-    from webapp.reports.models import Report
+    from webapp.reports.models import Analysis, Anchor, Finding, FollowUp, Report
 
     owner = factories.make_user("olivia")
     workspace = factories.make_workspace(owner, name="Acme contracts")
@@ -48,8 +50,17 @@ def world(db) -> World:
     Report.objects.create(document=foreign_document, kind="ingestion_facts", title="Facts", facts=[
         {"label": "Secret", "value": FOREIGN_SECRET}
     ])
+    # A finished analysis of the foreign document, with a finding, a quote and a follow-up that all say the secret.
+    foreign_analysis = Analysis.objects.create(
+        document=foreign_document, playbook={"name": "contract"}, playbook_name="contract", playbook_title=FOREIGN_NAME,
+        playbook_version=1, status="ready", model_id="m")
+    foreign_finding = Finding.objects.create(analysis=foreign_analysis, position=0, item="parties", category="Parties",
+                                             present=True, answer=FOREIGN_SECRET, risk="high", risk_note=FOREIGN_SECRET)
+    Anchor.objects.create(finding=foreign_finding, position=0, quote=FOREIGN_SECRET, verified=True, start=0,
+                          end=len(FOREIGN_SECRET), pages=[1])
+    FollowUp.objects.create(document=foreign_document, question=FOREIGN_SECRET, answer=FOREIGN_SECRET, status="answered")
     return World(workspace, owner, editor, viewer, document, foreign_workspace, foreign_owner, foreign_document,
-                 foreign_membership)
+                 foreign_membership, foreign_analysis, foreign_finding)
 
 
 @pytest.fixture

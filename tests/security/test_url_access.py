@@ -51,6 +51,14 @@ def fill(name: str, route: str, world) -> str:
         kwargs["document_id"] = world.foreign_document.id
     if "<int:membership_id>" in route:
         kwargs["membership_id"] = world.foreign_membership.id
+    if "<uuid:analysis_id>" in route:
+        kwargs["analysis_id"] = world.foreign_analysis.id
+    if "<int:finding_id>" in route:
+        kwargs["finding_id"] = world.foreign_finding.id
+    if "<slug:name>" in route:
+        kwargs["name"] = "contract"
+    if "<str:fmt>" in route:
+        kwargs["fmt"] = "json"
     return reverse(name, kwargs=kwargs)
 
 
@@ -63,7 +71,8 @@ def test_every_route_is_classified():
             unknown.append(route)
         elif name in UNSCOPED or name.startswith(ADMIN_NAMESPACE + ":"):
             continue
-        elif not any(p in route for p in ("<uuid:workspace_id>", "<uuid:document_id>")):
+        elif not any(p in route for p in ("<uuid:workspace_id>", "<uuid:document_id>", "<uuid:analysis_id>",
+                                          "<int:finding_id>")):
             unknown.append(name)
     assert not unknown, f"routes with no workspace scope and no classification: {unknown}"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
@@ -11,7 +13,8 @@ from webapp.documents import services as document_services
 from webapp.documents.models import DocumentStatus
 from webapp.reports import services as report_services
 from webapp.reports.engines import engine_from_settings
-from webapp.reports.models import Report
+from webapp.reports import analyses, playbooks
+from webapp.reports.models import Analysis, Report
 
 
 @pytest.fixture
@@ -22,11 +25,21 @@ def local_tiny(settings):
     settings.QUIRE_ENGINE_MODEL = str(cached_tiny_model("llama", max_context=16384))
     settings.QUIRE_ENGINE_DEVICE = "cpu"
     settings.QUIRE_ENGINE_MEMORY_BUDGET_BYTES = 64 << 20
+    # A random model writes every string to its longest: one item's answer, quotes and note fit in this.
+    settings.QUIRE_ANALYSIS_MAX_TOKENS = 6000
     return settings
 
 
+def shown_name(engine) -> str:
+    return engine.model_id.rstrip("/").rsplit("/", 1)[-1]
+
+
 @pytest.mark.engine
-def test_local_engine_is_built_once_and_counts_the_documents_tokens(local_tiny, workspace):
+def test_local_engine_is_built_once_and_counts_the_documents_tokens(local_tiny, workspace, owner):
+    for name in ("contract", "report"):  # one question each, so the random model's reply stays short
+        playbooks.playbook_save(workspace=workspace, user=owner, name=name, definition_json=json.dumps(
+            {"title": "One question", "kind": "custom", "instructions": "Answer from the document.",
+             "items": [{"key": "law", "title": "Governing law", "question": "Which law governs?"}]}))
     engine = engine_from_settings()
     assert engine_from_settings() is engine
     body = b"This agreement is made between Alpha Ltd and Beta GmbH.\n" * 40
@@ -34,7 +47,15 @@ def test_local_engine_is_built_once_and_counts_the_documents_tokens(local_tiny, 
     document_services.document_ingest(document_id=document.id)
     report_services.report_generate(document_id=document.id)
     document.refresh_from_db()
-    assert document.status == DocumentStatus.READY
+    # With an engine configured, the report step queues the model's review; the document is ready when it ends.
+    assert document.status == DocumentStatus.ANALYSING
+    automatic = Analysis.objects.get(document=document)
+    assert automatic.test_model and automatic.model_id == shown_name(engine)  # a tiny checkpoint is marked
+    analyses.analysis_run(analysis_id=automatic.id)
+    automatic.refresh_from_db()
+    document.refresh_from_db()
+    assert (automatic.status, automatic.error_message) == ("ready", "") and document.status == DocumentStatus.READY
+    assert automatic.generated_tokens > 0 and automatic.findings.count() <= 1
     facts = {f["label"]: f["value"] for f in Report.objects.get(document=document).facts}
     label = "Tokens (the engine model's own tokenizer)"
     assert int(facts[label].replace(",", "")) == engine.count_tokens(document.text)

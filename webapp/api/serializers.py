@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from webapp.audit.models import AuditEvent
 from webapp.documents.models import Document
-from webapp.reports.models import Report
+from webapp.reports.models import Analysis, Anchor, Finding, FollowUp, Report
 from webapp.workspaces.models import Membership, Role, Workspace
 
 
@@ -128,3 +128,58 @@ class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()
     username = serializers.CharField()
+
+
+class AnchorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Anchor
+        fields = ["quote", "verified", "start", "end", "pages", "exact", "score"]
+        extra_kwargs = {"start": {"help_text": "Offset into the document's ingested text; null when not verified."},
+                        "verified": {"help_text": "Found in the document. An unverified quote is the model's words only."}}
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    quotes = AnchorSerializer(source="anchors", many=True, read_only=True)
+
+    class Meta:
+        model = Finding
+        fields = ["item", "category", "present", "answer", "risk", "risk_note", "quotes"]
+
+
+class AnalysisSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Analysis
+        fields = [
+            "id", "document", "automatic", "playbook_name", "playbook_title", "playbook_version", "engine", "model_id",
+            "test_model", "status", "progress", "stage", "error_code", "error_message", "windows", "prompt_tokens",
+            "cached_prompt_tokens", "generated_tokens", "prefill_seconds", "decode_seconds", "seconds", "repaired",
+            "cited_pages", "missed_by_model", "unanswered", "created_at", "started_at", "finished_at",
+        ]
+
+
+class AnalysisDetailSerializer(AnalysisSerializer):
+    findings = FindingSerializer(many=True, read_only=True)
+
+    class Meta(AnalysisSerializer.Meta):
+        fields = [*AnalysisSerializer.Meta.fields, "findings"]
+
+
+class AnalysisStartSerializer(serializers.Serializer):
+    playbook = serializers.SlugField(max_length=64, help_text="contract, report, or one of the workspace's own playbooks")
+
+
+class FollowUpSerializer(serializers.ModelSerializer):
+    quotes = AnchorSerializer(source="anchors", many=True, read_only=True)
+    asked_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FollowUp
+        fields = ["id", "question", "status", "answer", "error_message", "asked_by", "model_id", "test_model",
+                  "prompt_tokens", "cached_prompt_tokens", "seconds", "created_at", "answered_at", "quotes"]
+
+    def get_asked_by(self, followup: FollowUp) -> str:
+        return followup.asked_by.email if followup.asked_by else ""
+
+
+class FollowUpAskSerializer(serializers.Serializer):
+    question = serializers.CharField(max_length=2000)

@@ -22,4 +22,8 @@ urlpatterns = [
     path("documents/<uuid:document_id>/file/", views.DocumentFileView.as_view(), name="document-file"),
     path("documents/<uuid:document_id>/password/", views.DocumentPasswordView.as_view(), name="document-password"),
     path("documents/<uuid:document_id>/report/", views.DocumentReportView.as_view(), name="document-report"),
+    path("documents/<uuid:document_id>/analyses/", views.AnalysisListView.as_view(), name="analysis-list"),
+    path("documents/<uuid:document_id>/followups/", views.FollowUpListView.as_view(), name="followup-list"),
+    path("analyses/<uuid:analysis_id>/", views.AnalysisDetailView.as_view(), name="analysis-detail"),
+    path("analyses/<uuid:analysis_id>/cancel/", views.AnalysisCancelView.as_view(), name="analysis-cancel"),
 ]

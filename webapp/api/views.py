@@ -10,14 +10,18 @@ from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analysis.errors import QuireError
 from webapp.api import serializers as s
+from webapp.api.errors import error_body
 from webapp.audit import services as audit
 from webapp.audit.views import audit_csv_response
 from webapp.documents import selectors as documents
 from webapp.documents import services as document_services
 from webapp.documents.models import DocumentStatus
 from webapp.documents.uploads import oversized_names
-from webapp.reports.selectors import report_get_for_document
+from webapp.reports import analyses, followups
+from webapp.reports.models import Analysis
+from webapp.reports.selectors import analyses_for_document, analysis_get, followups_for_document, report_get_for_document
 from webapp.reports.services import report_viewed
 from webapp.workspaces import permissions
 from webapp.workspaces import selectors as workspaces
@@ -223,3 +227,63 @@ class AuditCsvView(APIView):
         workspace = workspaces.workspace_get(user=request.user, workspace_id=workspace_id)
         return audit_csv_response(workspace=workspace, user=request.user)
 
+
+
+class AnalysisListView(APIView):
+    @extend_schema(responses={200: s.AnalysisSerializer(many=True), 404: NOT_FOUND},
+                   summary="The document's playbook analyses, newest first (earlier runs are kept)")
+    def get(self, request, document_id):
+        document = documents.document_get(user=request.user, document_id=document_id)
+        return Response(s.AnalysisSerializer(analyses_for_document(document=document), many=True).data)
+
+    @extend_schema(request=s.AnalysisStartSerializer, responses={202: s.AnalysisSerializer, 404: NOT_FOUND},
+                   summary="Run a playbook over a ready document (editors and owners)")
+    def post(self, request, document_id):
+        document = documents.document_get(user=request.user, document_id=document_id)
+        data = s.AnalysisStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            started = analyses.analysis_start(document=document, user=request.user,
+                                              playbook_name=data.validated_data["playbook"])
+        except QuireError as error:
+            return error_body(409 if isinstance(error, analyses.AnalysisRefusedError) else 400, error.code, error.message)
+        return Response(s.AnalysisSerializer(started).data, status=202)
+
+
+class AnalysisDetailView(APIView):
+    @extend_schema(responses={200: s.AnalysisDetailSerializer, 404: NOT_FOUND},
+                   summary="One analysis with its findings and their quotes (spans into the document's text, pages)")
+    def get(self, request, analysis_id):
+        found = analysis_get(user=request.user, analysis_id=analysis_id)
+        found = Analysis.objects.prefetch_related("findings__anchors").get(pk=found.pk)
+        return Response(s.AnalysisDetailSerializer(found).data)
+
+
+class AnalysisCancelView(APIView):
+    @extend_schema(request=None, responses={202: s.AnalysisSerializer, 404: NOT_FOUND},
+                   summary="Cancel a queued or running analysis (editors and owners)")
+    def post(self, request, analysis_id):
+        found = analysis_get(user=request.user, analysis_id=analysis_id)
+        analyses.analysis_cancel(analysis=found, user=request.user)
+        found.refresh_from_db()
+        return Response(s.AnalysisSerializer(found).data, status=202)
+
+
+class FollowUpListView(APIView):
+    @extend_schema(responses={200: s.FollowUpSerializer(many=True), 404: NOT_FOUND},
+                   summary="Questions asked about the document and their answers, oldest first")
+    def get(self, request, document_id):
+        document = documents.document_get(user=request.user, document_id=document_id)
+        return Response(s.FollowUpSerializer(followups_for_document(document=document), many=True).data)
+
+    @extend_schema(request=s.FollowUpAskSerializer, responses={202: s.FollowUpSerializer, 404: NOT_FOUND},
+                   summary="Ask a question about a ready document (editors and owners); answered by the engine worker")
+    def post(self, request, document_id):
+        document = documents.document_get(user=request.user, document_id=document_id)
+        data = s.FollowUpAskSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            asked = followups.followup_ask(document=document, user=request.user, question=data.validated_data["question"])
+        except QuireError as error:
+            return error_body(409, error.code, error.message)
+        return Response(s.FollowUpSerializer(asked).data, status=202)

@@ -27,6 +27,10 @@ class AuditAction(models.TextChoices):
     DOCUMENT_DELETE = "document_delete", "Deleted document"
     REPORT_VIEW = "report_view", "Viewed report"
     EXPORT = "export", "Exported"
+    PLAYBOOK_CHANGE = "playbook_change", "Changed playbook"
+    ANALYSIS_START = "analysis_start", "Started analysis"
+    ANALYSIS_CANCEL = "analysis_cancel", "Cancelled analysis"
+    FOLLOWUP_ASK = "followup_ask", "Asked follow-up"
     TOKEN_CREATE = "token_create", "Created API token"
     TOKEN_REVOKE = "token_revoke", "Revoked API token"
 

@@ -11,7 +11,7 @@ import threading
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from engine.api import Engine
+from engine.api import Engine, is_random_weight_checkpoint
 
 _lock = threading.Lock()
 _built: dict[tuple, Engine] = {}
@@ -64,6 +64,20 @@ def _build(choice: str) -> Engine:
         timeout_s=settings.QUIRE_ENGINE_TIMEOUT_S,
         max_context=settings.QUIRE_ENGINE_MAX_CONTEXT,
     )
+
+
+def engine_model_label() -> str:
+    """The configured model's name for pages and rows: a local checkpoint's folder name, never the server's path."""
+    return (settings.QUIRE_ENGINE_MODEL or "").rstrip("/").rsplit("/", 1)[-1][:200]
+
+
+def engine_is_test_model() -> bool:
+    """Whether the configured model's output means nothing: the demo setting, or a random-weight checkpoint built by
+    `python -m engine tiny-model` (it carries a marker file)."""
+    if settings.QUIRE_ENGINE_DEMO:
+        return True
+    # `engine serve` names its model by the checkpoint's folder, so a server on this host is recognised too.
+    return settings.QUIRE_ENGINE != "none" and is_random_weight_checkpoint(settings.QUIRE_ENGINE_MODEL or "")
 
 
 def engine_server_get(path: str, *, timeout_s: float):

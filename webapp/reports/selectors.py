@@ -1,10 +1,10 @@
-"""Reads of reports, narrowed to the user's workspaces through the permissions module."""
+"""Reads of reports, analyses and follow-ups, narrowed to the user's workspaces through the permissions module."""
 
 from __future__ import annotations
 
 from django.http import Http404
 
-from webapp.reports.models import Report
+from webapp.reports.models import Analysis, Finding, FollowUp, Report
 from webapp.workspaces import permissions
 
 
@@ -26,3 +26,34 @@ def report_document_text(*, report: Report) -> str:
     from webapp.documents.models import Document
 
     return Document.objects.values_list("text", flat=True).get(pk=report.document_id)
+
+
+def analyses_for_document(*, document) -> list[Analysis]:
+    """Every analysis of a document the caller already may read (newest first)."""
+    return list(Analysis.objects.filter(document=document).defer("playbook"))
+
+
+def analysis_get(*, user, analysis_id) -> Analysis:
+    """The analysis if its document's workspace is one of the user's; 404 otherwise, whether or not it exists."""
+    found = (
+        permissions.visible_to(Analysis.objects.all(), user=user, workspace_field="document__workspace")
+        .select_related("document", "document__workspace").defer("document__text", "playbook").filter(pk=analysis_id).first()
+    )
+    if found is None:
+        raise Http404("No such analysis.")
+    return found
+
+
+def analysis_findings(*, analysis: Analysis) -> list[Finding]:
+    return list(analysis.findings.prefetch_related("anchors"))
+
+
+def followups_for_document(*, document) -> list[FollowUp]:
+    return list(FollowUp.objects.filter(document=document).select_related("asked_by").prefetch_related("anchors"))
+
+
+def analysis_status_payload(analysis: Analysis) -> dict:
+    """What the report page polls while an analysis runs: small, and free of anything the document says."""
+    return {"id": str(analysis.id), "status": analysis.status, "status_label": analysis.get_status_display(),
+            "progress": analysis.progress, "stage": analysis.stage, "error": analysis.error_message,
+            "terminal": analysis.is_terminal}

@@ -17,6 +17,7 @@ from webapp.documents.services import (
     document_as_ingested,
     document_fail,
 )
+from webapp.reports.analyses import AUTOMATIC_PROGRESS, analysis_start_automatic
 from webapp.reports.engines import engine_from_settings
 from webapp.reports.models import Report
 
@@ -31,7 +32,7 @@ def report_generate(*, document_id) -> None:
     document = Document.objects.filter(pk=document_id, status=DocumentStatus.ANALYSING).first()
     if document is None:
         return  # deleted, failed during ingestion, or already analysed
-    reporter = ProgressReporter(document_id=document_id, low=INGEST_PROGRESS[1], high=99)
+    reporter = ProgressReporter(document_id=document_id, low=INGEST_PROGRESS[1], high=AUTOMATIC_PROGRESS[0])
     reporter.report(0.0, "Loading the analysis engine", force=True)
     engine = engine_from_settings()
     reporter.report(0.0, "Analysing", force=True)
@@ -63,7 +64,16 @@ def report_generate(*, document_id) -> None:
                 "first_pass": result.first_pass,
             },
         )
-        locked.update(status=DocumentStatus.READY, progress=100, stage="Ready", error_code="", error_message="")
+        if engine is None:
+            locked.update(status=DocumentStatus.READY, progress=100, stage="Ready", error_code="", error_message="")
+            return
+        # The report (facts, first pass) is saved; the model's playbook review is the rest of the document's bar,
+        # and the document is ready when it ends (analyses.analysis_run).
+        automatic = analysis_start_automatic(document=document, first_pass=result.first_pass)
+        if automatic.is_terminal:
+            locked.update(status=DocumentStatus.READY, progress=100, stage="Ready", error_code="", error_message="")
+        else:
+            locked.update(progress=AUTOMATIC_PROGRESS[0], stage=f"Queued for the model: {automatic.playbook_title}"[:200])
 
 
 def report_viewed(*, report, user) -> None:

@@ -1,0 +1,37 @@
+"""Test doubles shared by the analysis and web app tests. The product never uses them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.api import GenerationProgress, GenerationResult, Stage
+
+
+@dataclass
+class ScriptedEngine:
+    """Replays `replies` in order; counts words as tokens."""
+
+    replies: list[str]
+    max_context: int = 100_000
+    model_id: str = "scripted-test-double"
+    requests: list = field(default_factory=list)
+    cancel_after_prefill: bool = False
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, request, on_progress=None, cancel=None) -> GenerationResult:
+        self.requests.append(request)
+        prompt_tokens = sum(self.count_tokens(m.content) for m in request.messages)
+        for done in (0, prompt_tokens // 2, prompt_tokens):
+            if on_progress:
+                on_progress(GenerationProgress(Stage.PREFILL, done, prompt_tokens))
+            if cancel is not None and cancel.is_set():
+                return GenerationResult("", (), prompt_tokens, 0, "cancelled")
+        text = self.replies.pop(0)
+        if on_progress:
+            on_progress(GenerationProgress(Stage.DECODE, 5, request.max_tokens))
+        return GenerationResult(text, (1,) * 5, prompt_tokens, 5, "stop", prefill_seconds=0.01, decode_seconds=0.01)
+
+    def stream(self, request, on_progress=None, cancel=None):
+        yield self.generate(request, on_progress, cancel).text

@@ -1,0 +1,102 @@
+"""The report page's view of an analysis: findings grouped by category with the page's filters, each verified quote
+shown as the document's own words (sliced from its text, with context), each unverified one as the model's words
+with the reason. Read-only; everything is rendered escaped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from webapp.reports.first_pass import Passage, passage
+from webapp.reports.models import Analysis
+
+RISK_LEVELS = ("high", "medium", "low", "none")
+NOT_FOUND = "Not found in the document: these are the model's words, not a quotation."
+
+
+@dataclass(frozen=True)
+class QuoteRow:
+    verified: bool
+    words: str  # what the model wrote
+    passage: Passage | None  # the document's words where it was found
+    exact: bool
+    score: float
+
+    @property
+    def why(self) -> str:
+        if not self.verified:
+            return NOT_FOUND
+        return "" if self.exact else f"Found with small differences (similarity {self.score:.2f})."
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    category: str
+    present: bool
+    answer: str
+    risk: str
+    risk_note: str
+    quotes: tuple[QuoteRow, ...]
+
+
+@dataclass(frozen=True)
+class FollowUpRow:
+    question: str
+    status: str
+    answer: str
+    error: str
+    asked_by: str
+    created_at: object
+    cached_percent: int | None  # how much of the prompt the engine did not read again
+    quotes: tuple[QuoteRow, ...]
+
+
+@dataclass(frozen=True)
+class FindingsPage:
+    analysis: Analysis | None
+    rows: tuple[FindingRow, ...]
+    categories: tuple[str, ...]
+    category: str
+    risk: str
+    verified_only: bool
+    text: str
+
+    def followup(self, asked) -> FollowUpRow:
+        share = round(100 * asked.cached_prompt_tokens / asked.prompt_tokens) if asked.prompt_tokens else None
+        return FollowUpRow(question=asked.question, status=asked.status, answer=asked.answer, error=asked.error_message,
+                           asked_by=getattr(asked.asked_by, "email", "") or getattr(asked.asked_by, "username", ""),
+                           created_at=asked.created_at, cached_percent=share,
+                           quotes=tuple(_quote(a, self.text) for a in asked.anchors.all()))
+
+    @property
+    def counts(self) -> dict:
+        quotes = [q for r in self.rows for q in r.quotes]
+        return {"findings": len(self.rows), "present": sum(r.present for r in self.rows), "quotes": len(quotes),
+                "unverified": sum(not q.verified for q in quotes)}
+
+
+def _quote(anchor, text: str) -> QuoteRow:
+    shown = passage(text, anchor.start, anchor.end, anchor.pages) if anchor.verified and text else None
+    return QuoteRow(verified=anchor.verified and shown is not None, words=anchor.quote, passage=shown,
+                    exact=anchor.exact, score=anchor.score)
+
+
+def findings_page(*, analysis: Analysis | None, findings, text: str, category: str = "", risk: str = "",
+                  verified_only: bool = False) -> FindingsPage:
+    categories = tuple(dict.fromkeys(f.category for f in findings))
+    category = category if category in categories else ""
+    risk = risk if risk in RISK_LEVELS else ""
+    rows = []
+    for found in findings:
+        if (category and found.category != category) or (risk and found.risk != risk):
+            continue
+        quotes = tuple(_quote(a, text) for a in found.anchors.all())
+        if verified_only:
+            quotes = tuple(q for q in quotes if q.verified)
+            if not quotes:
+                continue
+        rows.append(FindingRow(found.category, found.present, found.answer, found.risk, found.risk_note, quotes))
+    # Present findings first, the riskiest on top; absent ones after, in playbook order.
+    order = {level: n for n, level in enumerate(RISK_LEVELS)}
+    rows.sort(key=lambda r: (not r.present, order.get(r.risk, len(order)) if r.present else 0))
+    return FindingsPage(analysis=analysis, rows=tuple(rows), categories=categories, category=category, risk=risk,
+                        verified_only=verified_only, text=text)
