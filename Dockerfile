@@ -10,9 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# Tesseract reads scanned pages (OCR); without it such pages are marked "no text layer".
+# Tesseract reads scanned pages (OCR; without it such pages are marked "no text layer"); Pango draws PDF exports.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tesseract-ocr \
+ && apt-get install -y --no-install-recommends tesseract-ocr libpango-1.0-0 libpangoft2-1.0-0 \
  && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 quire \

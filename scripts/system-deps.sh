@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives: headless Chromium for the browser tests,
-# Tesseract for OCR of scanned pages, poppler-utils (pdftotext) as the benchmark's peer.
+# Tesseract for OCR of scanned pages, poppler-utils (pdftotext) as the benchmark's peer, Pango for PDF exports.
 # Does nothing when they are already there; says what to do when it cannot install them itself.
 set -euo pipefail
 
@@ -8,6 +8,8 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+# WeasyPrint (PDF exports) draws text with Pango.
+ldconfig -p 2>/dev/null | grep -q "libpango-1.0.so" || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

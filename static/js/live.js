@@ -33,7 +33,9 @@
   function watch(container) {
     var url = container.getAttribute("data-status-url");
     var single = container.hasAttribute("data-doc-id") && container.tagName !== "TABLE";
-    var wasTerminal = null;
+    // data-pending: the server rendered this as still in progress, so finishing even before the first poll
+    // must reload the page.
+    var wasTerminal = container.hasAttribute("data-pending") ? false : null;
 
     function tick() {
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })

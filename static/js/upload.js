@@ -22,6 +22,7 @@
     if (table.querySelector('[data-doc-id="' + id + '"]')) return;
     var tr = document.createElement("tr");
     tr.setAttribute("data-doc-id", id);
+    tr.setAttribute("data-status", "queued");
     var nameCell = document.createElement("td");
     var link = document.createElement("a");
     link.href = result.url;
@@ -51,7 +52,9 @@
     var when = document.createElement("td");
     when.className = "muted";
     when.textContent = "just now";
-    tr.append(nameCell, kindCell, stateCell, pages, when);
+    var tokens = document.createElement("td");
+    tokens.className = "tokens";
+    tr.append(nameCell, kindCell, stateCell, pages, tokens, when, document.createElement("td"));
     table.querySelector("tbody").prepend(tr);
   }
 

@@ -15,8 +15,10 @@ def document_list(*, user, workspace: Workspace) -> QuerySet[Document]:
 
 
 def document_filter(queryset: QuerySet[Document], *, status: str | None = None, kind: str | None = None,
-                    name: str | None = None) -> QuerySet[Document]:
+                    name: str | None = None, playbook: str | None = None) -> QuerySet[Document]:
     """The list filters of the workspace page and the API; unknown values simply match nothing."""
+    if playbook:
+        queryset = queryset.filter(analyses__playbook_name=playbook).distinct()
     if status:
         queryset = queryset.filter(status=status)
     if kind:
@@ -24,6 +26,17 @@ def document_filter(queryset: QuerySet[Document], *, status: str | None = None, 
     if name:
         queryset = queryset.filter(original_name__icontains=name.strip())
     return queryset
+
+
+def document_list_for_page(*, user, workspace: Workspace, status: str = "", name: str = "", playbook: str = ""):
+    """The workspace page's rows: filtered, with who uploaded and the prompt size of the newest finished analysis."""
+    from django.db.models import OuterRef, Subquery
+
+    from webapp.reports.models import Analysis
+
+    tokens = Analysis.objects.filter(document=OuterRef("pk"), status="ready").order_by("-created_at").values("prompt_tokens")[:1]
+    rows = document_filter(document_list(user=user, workspace=workspace), status=status, name=name, playbook=playbook)
+    return rows.select_related("uploaded_by").annotate(prompt_tokens=Subquery(tokens))
 
 
 def document_get(*, user, document_id) -> Document:

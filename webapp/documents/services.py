@@ -368,6 +368,19 @@ def document_password_submit(*, document: Document, user, password: str) -> None
             transaction.on_commit(lambda: _pipeline_start(document.id, sealed_password=sealed))
 
 
+def document_retry(*, document: Document, user) -> bool:
+    """Run a failed document through the pipeline again (after a fix, a new model, a passing fault). Its file,
+    and any analyses it had, are kept; ingestion starts over. False when it was not failed."""
+    permissions.require(user=user, workspace=document.workspace, action=Action.ANALYSE)
+    with transaction.atomic():
+        updated = Document.objects.filter(pk=document.pk, status=DocumentStatus.FAILED).update(
+            status=DocumentStatus.QUEUED, progress=0, stage="Queued again", error_code="", error_message="",
+            ingest_attempts=0, recoveries=0, updated_at=timezone.now())
+        if updated:
+            transaction.on_commit(lambda: _pipeline_start(document.id))
+    return bool(updated)
+
+
 @transaction.atomic
 def _ingest_save(*, document_id, ingested: IngestedDocument) -> None:
     document = Document.objects.select_for_update().filter(pk=document_id).first()

@@ -105,6 +105,18 @@ def document_password_view(request: HttpRequest, document_id) -> HttpResponse:
 
 @login_required
 @require_POST
+def document_retry_view(request: HttpRequest, document_id) -> HttpResponse:
+    document = selectors.document_get(user=request.user, document_id=document_id)
+    if services.document_retry(document=document, user=request.user):
+        messages.success(request, f"“{document.original_name}” is queued again.")
+    else:
+        messages.warning(request, "Only a failed document can be retried.")
+    return redirect(request.POST.get("next") == "workspace" and reverse("workspaces:detail", args=[document.workspace_id])
+                    or reverse("documents:detail", args=[document.id]))
+
+
+@login_required
+@require_POST
 def document_delete_view(request: HttpRequest, document_id) -> HttpResponse:
     document = selectors.document_get(user=request.user, document_id=document_id)
     workspace_id = document.workspace_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from webapp.reports.document_pane import PAGES_PER_WINDOW
 from webapp.reports.first_pass import Passage, passage
 from webapp.reports.models import Analysis
 
@@ -15,11 +16,18 @@ NOT_FOUND = "Not found in the document: these are the model's words, not a quota
 
 @dataclass(frozen=True)
 class QuoteRow:
+    key: str  # "a<anchor id>": the document pane marks its passage with the same key
     verified: bool
     words: str  # what the model wrote
     passage: Passage | None  # the document's words where it was found
     exact: bool
     score: float
+
+    @property
+    def window(self) -> int:
+        """The first page of the document pane's window that holds this passage."""
+        first = self.passage.pages[0] if self.passage and self.passage.pages else 1
+        return ((first - 1) // PAGES_PER_WINDOW) * PAGES_PER_WINDOW + 1
 
     @property
     def why(self) -> str:
@@ -29,13 +37,27 @@ class QuoteRow:
 
 
 @dataclass(frozen=True)
+class CommentRow:
+    author: str
+    text: str
+    created_at: object
+
+
+@dataclass(frozen=True)
 class FindingRow:
+    pk: int
     category: str
     present: bool
     answer: str
     risk: str
     risk_note: str
     quotes: tuple[QuoteRow, ...]
+    review_state: str = "open"
+    comments: tuple[CommentRow, ...] = ()
+
+    @property
+    def element_id(self) -> str:
+        return f"finding-{self.pk}"
 
 
 @dataclass(frozen=True)
@@ -63,7 +85,7 @@ class FindingsPage:
     def followup(self, asked) -> FollowUpRow:
         share = round(100 * asked.cached_prompt_tokens / asked.prompt_tokens) if asked.prompt_tokens else None
         return FollowUpRow(question=asked.question, status=asked.status, answer=asked.answer, error=asked.error_message,
-                           asked_by=getattr(asked.asked_by, "email", "") or getattr(asked.asked_by, "username", ""),
+                           asked_by=_author(asked.asked_by),
                            created_at=asked.created_at, cached_percent=share,
                            quotes=tuple(_quote(a, self.text) for a in asked.anchors.all()))
 
@@ -74,10 +96,14 @@ class FindingsPage:
                 "unverified": sum(not q.verified for q in quotes)}
 
 
+def _author(user) -> str:
+    return (user.email or user.get_username()) if user is not None else "former member"
+
+
 def _quote(anchor, text: str) -> QuoteRow:
     shown = passage(text, anchor.start, anchor.end, anchor.pages) if anchor.verified and text else None
-    return QuoteRow(verified=anchor.verified and shown is not None, words=anchor.quote, passage=shown,
-                    exact=anchor.exact, score=anchor.score)
+    return QuoteRow(key=f"a{anchor.pk}", verified=anchor.verified and shown is not None, words=anchor.quote,
+                    passage=shown, exact=anchor.exact, score=anchor.score)
 
 
 def findings_page(*, analysis: Analysis | None, findings, text: str, category: str = "", risk: str = "",
@@ -94,7 +120,9 @@ def findings_page(*, analysis: Analysis | None, findings, text: str, category: s
             quotes = tuple(q for q in quotes if q.verified)
             if not quotes:
                 continue
-        rows.append(FindingRow(found.category, found.present, found.answer, found.risk, found.risk_note, quotes))
+        rows.append(FindingRow(found.pk, found.category, found.present, found.answer, found.risk, found.risk_note, quotes,
+                               review_state=found.review_state,
+                               comments=tuple(CommentRow(_author(c.author), c.text, c.created_at) for c in found.comments.all())))
     # Present findings first, the riskiest on top; absent ones after, in playbook order.
     order = {level: n for n, level in enumerate(RISK_LEVELS)}
     rows.sort(key=lambda r: (not r.present, order.get(r.risk, len(order)) if r.present else 0))

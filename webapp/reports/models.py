@@ -91,8 +91,14 @@ class Analysis(models.Model):
         return self.status in ANALYSIS_TERMINAL
 
 
+class ReviewState(models.TextChoices):
+    OPEN = "open", "Open"
+    REVIEWED = "reviewed", "Reviewed"
+    DISPUTED = "disputed", "Disputed"
+
+
 class Finding(models.Model):
-    """The model's answer to one playbook item."""
+    """The model's answer to one playbook item, and what the team made of it."""
 
     analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="findings")
     position = models.PositiveIntegerField()
@@ -102,9 +108,25 @@ class Finding(models.Model):
     answer = models.TextField(blank=True)
     risk = models.CharField(max_length=8)  # none, low, medium, high
     risk_note = models.TextField(blank=True)
+    review_state = models.CharField(max_length=10, choices=ReviewState.choices, default=ReviewState.OPEN)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["position"]
+
+
+class FindingComment(models.Model):
+    """A member's note on a finding; shown in the report and in every export."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
 
 
 class FollowUpStatus(models.TextChoices):

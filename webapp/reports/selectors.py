@@ -45,7 +45,19 @@ def analysis_get(*, user, analysis_id) -> Analysis:
 
 
 def analysis_findings(*, analysis: Analysis) -> list[Finding]:
-    return list(analysis.findings.prefetch_related("anchors"))
+    return list(analysis.findings.prefetch_related("anchors", "comments__author"))
+
+
+def finding_get(*, user, finding_id) -> Finding:
+    """The finding if its document's workspace is one of the user's; 404 otherwise, whether or not it exists."""
+    found = (
+        permissions.visible_to(Finding.objects.all(), user=user, workspace_field="analysis__document__workspace")
+        .select_related("analysis", "analysis__document", "analysis__document__workspace")
+        .defer("analysis__document__text", "analysis__playbook").filter(pk=finding_id).first()
+    )
+    if found is None:
+        raise Http404("No such finding.")
+    return found
 
 
 def followups_for_document(*, document) -> list[FollowUp]:

@@ -1,5 +1,7 @@
 """The report page, and the actions taken from it: run a playbook, cancel an analysis, ask a follow-up."""
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 from analysis.errors import QuireError
 from webapp.documents.selectors import document_get
 from webapp.reports import analyses, followups
+from webapp.reports.document_pane import Span, document_pane
 from webapp.reports.first_pass import SCORE_CHOICES, first_pass_page
 from webapp.reports.findings_view import RISK_LEVELS, findings_page
-from webapp.reports.models import FollowUpStatus
+from webapp.reports.models import FollowUpStatus, ReviewState
 from webapp.reports.playbooks import playbook_choices
 from webapp.reports.selectors import (
     analyses_for_document,
@@ -52,15 +55,38 @@ def report_detail_view(request: HttpRequest, document_id) -> HttpResponse:
         text=text, category=request.GET.get("finding_category", ""), risk=request.GET.get("risk", ""),
         verified_only=request.GET.get("verified") == "1",
     )
+    pane = document_pane(text=text, pages=document.pages.only("number", "start", "end", "estimated"),
+                         spans=_marked_spans(findings, first_pass), first_page=request.GET.get("pages", 1)) if text else None
     role = permissions.role_of(user=request.user, workspace=document.workspace)
     return render(request, "reports/detail.html", {
         "report": report, "document": document, "first_pass": first_pass, "score_choices": SCORE_CHOICES,
+        "pane": pane, "can_export": permissions.role_allows(role, Action.EXPORT), "export_formats": EXPORT_LABELS,
+        "filter_query": _filter_query(request), "review_states": ReviewState.values,
         "analyses": runs, "shown": shown, "findings": findings, "followups": [findings.followup(f) for f in asked],
         "followups_pending": any(f.status == FollowUpStatus.QUEUED for f in asked),
         "can_analyse": permissions.role_allows(role, Action.ANALYSE),
         "playbooks": playbook_choices(workspace=document.workspace), "risk_levels": RISK_LEVELS,
         "engine_configured": settings.QUIRE_ENGINE != "none",
     })
+
+
+EXPORT_LABELS = (("pdf", "PDF"), ("docx", "Word"), ("md", "Markdown"), ("json", "JSON"), ("csv", "CSV"))
+
+
+def _filter_query(request: HttpRequest) -> str:
+    """The findings filters of this page as a query string, so exports hold what the page shows."""
+    kept = {key: request.GET[key] for key in ("finding_category", "risk", "verified") if request.GET.get(key)}
+    return urlencode(kept)
+
+
+def _marked_spans(findings, first_pass) -> list[Span]:
+    """What the document pane marks: the shown findings' verified quotes, and the first pass's passages (a layer
+    the reader switches on)."""
+    spans = [Span(q.passage.start, q.passage.end, q.key, "finding", row.element_id)
+             for row in findings.rows for q in row.quotes if q.verified]
+    spans += [Span(r.passage.start, r.passage.end, f"fp{n}", "first-pass")
+              for n, r in enumerate(r for _, rows in first_pass.clause_groups for r in rows)]
+    return spans
 
 
 def _shown_analysis(runs, wanted: str):

@@ -11,7 +11,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.documents.selectors import document_list, document_status_payload
+from webapp.documents.models import DocumentStatus
+from webapp.documents.selectors import document_list, document_list_for_page, document_status_payload
+from webapp.reports.playbooks import playbook_choices
 from webapp.workspaces import permissions, selectors, services
 from webapp.workspaces.forms import InviteForm, RoleChangeForm, WorkspaceCreateForm
 from webapp.workspaces.models import Role
@@ -36,14 +38,18 @@ def workspace_list_view(request: HttpRequest) -> HttpResponse:
 def workspace_detail_view(request: HttpRequest, workspace_id) -> HttpResponse:
     workspace = selectors.workspace_get(user=request.user, workspace_id=workspace_id)
     role = permissions.role_of(user=request.user, workspace=workspace)
+    filters = {key: request.GET.get(key, "").strip()[:200] for key in ("status", "name", "playbook")}
     return render(
         request,
         "workspaces/detail.html",
         {
             "workspace": workspace,
             "role": role,
-            "documents": document_list(user=request.user, workspace=workspace),
+            "documents": document_list_for_page(user=request.user, workspace=workspace, **filters),
+            "filters": filters, "statuses": DocumentStatus.choices,
+            "playbooks": playbook_choices(workspace=workspace),
             "can_upload": permissions.role_allows(role, Action.UPLOAD),
+            "can_analyse": permissions.role_allows(role, Action.ANALYSE),
             "can_manage": permissions.role_allows(role, Action.MANAGE_MEMBERS),
             "max_upload_bytes": settings.QUIRE_MAX_UPLOAD_BYTES,
         },

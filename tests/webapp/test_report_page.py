@@ -1,0 +1,101 @@
+"""The report page's document pane (text page by page, passages marked and tied to their findings, a window of
+pages at a time) and the workspace page's search, filters and retry."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests import factories
+from tests.webapp.test_analyses import _ready_with_analysis, scripted  # noqa: F401 - the fixture
+from webapp.documents.models import Document, DocumentPage, DocumentStatus
+from webapp.reports.document_pane import PAGES_PER_WINDOW, Span, _segments, document_pane
+
+
+def test_segments_split_at_every_span_boundary_and_keep_overlaps():
+    text = "0123456789"
+    spans = [Span(2, 6, "a1", "finding", "finding-1"), Span(4, 8, "fp0", "first-pass")]
+    segments = _segments(text, 0, 10, spans)
+    assert [(s.text, s.keys) for s in segments] == [
+        ("01", ()), ("23", ("a1",)), ("45", ("a1", "fp0")), ("67", ("fp0",)), ("89", ())]
+    assert segments[2].css == "hl-finding hl-first-pass" and segments[2].findings == ("finding-1",)
+    assert "".join(s.text for s in segments) == text  # nothing lost or doubled
+
+
+def test_the_pane_shows_a_window_of_pages_and_the_pager_reaches_every_window():
+    class Row:
+        def __init__(self, number):
+            self.number, self.start, self.end, self.estimated = number, (number - 1) * 10, number * 10, False
+
+    text = "".join(f"page {n:04d}." for n in range(1, 31))
+    pane = document_pane(text=text, pages=[Row(n) for n in range(1, 31)], spans=[], first_page="14")
+    assert (pane.first, pane.last, pane.total) == (13, 24, 30) and len(pane.pages) == PAGES_PER_WINDOW
+    assert pane.window_starts == (1, 13, 25)
+    assert document_pane(text=text, pages=[Row(n) for n in range(1, 31)], spans=[], first_page="junk").first == 1
+
+
+def test_quotes_and_their_marked_passages_point_at_each_other(scripted, workspace, owner, login):  # noqa: F811
+    document, analysis = _ready_with_analysis(workspace, scripted)
+    page = login(owner).get(reverse("reports:detail", args=[document.id])).content.decode()
+    law = analysis.findings.get(item="governing_law")
+    anchor = law.anchors.get(verified=True)
+    marks = re.findall(r'<mark class="([^"]+)" data-keys="([^"]+)" data-findings="([^"]+)">(.*?)</mark>', page, re.S)
+    marked = {key: (css, findings, words) for css, keys, findings, words in marks for key in keys.split()}
+    css, findings, words = marked[f"a{anchor.pk}"]
+    assert "hl-finding" in css and findings == f"finding-{law.pk}"
+    assert " ".join(words.split()) == "governed by the laws of the State of New York"
+    assert f'id="finding-{law.pk}"' in page and f'data-key="a{anchor.pk}"' in page and "js/report.js" in page
+    text = Document.objects.get(pk=document.pk).text
+    assert page.count('class="doc-page"') == DocumentPage.objects.filter(document=document).count()
+    assert "Keys: j / k" in page and 'id="toggle-first-pass"' in page
+    assert len(text) > 0
+
+
+def test_document_text_is_escaped_in_the_pane(scripted, workspace, owner, login):  # noqa: F811
+    body = "Agreement.\n<script>alert('x')</script> <img src=x onerror=alert(1)> governed by the laws of New York.\n"
+    document = factories.make_document(workspace, content=body.encode(), status=DocumentStatus.QUEUED)
+    from webapp.documents.services import document_ingest
+    from webapp.reports.services import report_generate
+
+    document_ingest(document_id=document.id)
+    report_generate(document_id=document.id)
+    page = login(owner).get(reverse("reports:detail", args=[document.id])).content.decode()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page and "<img src=x" not in page
+
+
+def test_workspace_page_searches_filters_and_retries(scripted, workspace, owner, login):  # noqa: F811
+    ready, _ = _ready_with_analysis(workspace, scripted)
+    failed = factories.make_document(workspace, content=b"broken", status=DocumentStatus.FAILED,
+                                     original_name="broken-scan.pdf", error_message="The file is damaged.")
+    client = login(owner)
+    url = reverse("workspaces:detail", args=[workspace.id])
+    page = client.get(url).content.decode()
+    assert ready.original_name in page and "broken-scan.pdf" in page and "The file is damaged." in page
+    assert "Retry" in page and "olivia" in page  # who uploaded (the failed one has no uploader)
+    assert "broken-scan.pdf" not in client.get(url, {"name": "doc-"}).content.decode()
+    only_failed = client.get(url, {"status": "failed"}).content.decode()
+    assert "broken-scan.pdf" in only_failed and ready.original_name not in only_failed
+    by_playbook = client.get(url, {"playbook": "contract"}).content.decode()
+    assert ready.original_name in by_playbook and "broken-scan.pdf" not in by_playbook
+    assert "No documents match these filters." in client.get(url, {"playbook": "report"}).content.decode()
+
+    viewer, stranger = factories.make_user("vi"), factories.make_user("st")
+    factories.add_member(workspace, viewer, "viewer")
+    retry = reverse("documents:retry", args=[failed.id])
+    assert login(stranger).post(retry).status_code == 404
+    assert login(viewer).post(retry).status_code == 403
+    assert login(owner).post(retry, {"next": "workspace"})["Location"] == url
+    failed.refresh_from_db()
+    assert (failed.status, failed.error_message, failed.progress) == (DocumentStatus.QUEUED, "", 0)
+    assert login(owner).post(reverse("documents:retry", args=[ready.id])).status_code == 302  # not failed: a message
+    assert Document.objects.get(pk=ready.pk).status == DocumentStatus.READY
+
+
+@pytest.mark.parametrize("fmt", ["json"])
+def test_export_links_carry_the_pages_filters(scripted, workspace, owner, login, fmt):  # noqa: F811
+    document, analysis = _ready_with_analysis(workspace, scripted)
+    page = login(owner).get(reverse("reports:detail", args=[document.id]), {"risk": "low", "verified": "1"}).content.decode()
+    link = reverse("reports:analysis_export", args=[analysis.id, fmt])
+    assert f'href="{link}?risk=low&amp;verified=1"' in page

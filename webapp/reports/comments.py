@@ -1,0 +1,34 @@
+"""Members' comments on findings and the review state of each finding (open, reviewed, disputed)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from analysis.errors import QuireError
+from webapp.reports.models import Finding, FindingComment, ReviewState
+from webapp.workspaces import permissions
+from webapp.workspaces.permissions import Action
+
+MAX_COMMENT_CHARS = 4000
+
+
+class CommentRefusedError(QuireError):
+    code = "comment_refused"
+
+
+def finding_comment(*, finding: Finding, user, text: str) -> FindingComment:
+    """Any member may comment (viewers review too); the text is stored as typed and always rendered escaped."""
+    permissions.require(user=user, workspace=finding.analysis.document.workspace, action=Action.READ)
+    text = (text or "").strip()
+    if not text:
+        raise CommentRefusedError("Write a comment first.")
+    if len(text) > MAX_COMMENT_CHARS:
+        raise CommentRefusedError(f"A comment is at most {MAX_COMMENT_CHARS} characters.")
+    return FindingComment.objects.create(finding=finding, author=user, text=text)
+
+
+def finding_set_review_state(*, finding: Finding, user, state: str) -> None:
+    permissions.require(user=user, workspace=finding.analysis.document.workspace, action=Action.ANALYSE)
+    if state not in ReviewState.values:
+        raise CommentRefusedError(f"A finding is {', '.join(ReviewState.values)}; not {state[:20]!r}.")
+    Finding.objects.filter(pk=finding.pk).update(review_state=state, reviewed_by=user, reviewed_at=timezone.now())

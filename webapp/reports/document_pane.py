@@ -1,0 +1,87 @@
+"""The report page's left pane: the document's own text, page by page, with the passages findings rest on marked.
+
+A long document is shown a window of pages at a time (a thousand-page bundle must not become one page of HTML);
+every mark carries the ids of what it belongs to, so a click on a finding finds its passage and a click on a
+passage finds its findings. Text is split at span boundaries here and rendered escaped by the template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PAGES_PER_WINDOW = 12
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    key: str  # "a<anchor id>" for a model quote, "fp<n>" for a first-pass passage
+    layer: str  # "finding" or "first-pass"
+    finding: str = ""  # the finding's element id, for a model quote
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    keys: tuple[str, ...]
+    layers: tuple[str, ...]
+    findings: tuple[str, ...]
+
+    @property
+    def css(self) -> str:
+        return " ".join(f"hl-{layer}" for layer in self.layers)
+
+
+@dataclass(frozen=True)
+class PageView:
+    number: int
+    segments: tuple[Segment, ...]
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class DocumentPane:
+    pages: tuple[PageView, ...]
+    first: int  # first page shown
+    last: int
+    total: int
+    window_starts: tuple[int, ...]  # the first page of every window, for the pager
+
+    def window_of(self, page: int) -> int:
+        return max(1, ((page - 1) // PAGES_PER_WINDOW) * PAGES_PER_WINDOW + 1)
+
+
+def _segments(text: str, start: int, end: int, spans: list[Span]) -> tuple[Segment, ...]:
+    inside = [s for s in spans if s.start < end and s.end > start]
+    cuts = sorted({start, end, *(max(start, s.start) for s in inside), *(min(end, s.end) for s in inside)})
+    out = []
+    for left, right in zip(cuts, cuts[1:]):
+        if right <= left:
+            continue
+        covering = [s for s in inside if s.start <= left and s.end >= right]
+        out.append(Segment(text=text[left:right], keys=tuple(s.key for s in covering),
+                           layers=tuple(sorted({s.layer for s in covering})),
+                           findings=tuple(dict.fromkeys(s.finding for s in covering if s.finding))))
+    return tuple(out)
+
+
+def window_start(requested, total: int) -> int:
+    try:
+        first = int(requested)
+    except (TypeError, ValueError):
+        return 1
+    first = min(max(1, first), max(1, total))
+    return ((first - 1) // PAGES_PER_WINDOW) * PAGES_PER_WINDOW + 1
+
+
+def document_pane(*, text: str, pages, spans: list[Span], first_page=1) -> DocumentPane:
+    """`pages`: the document's page rows (number, start, end, estimated) in order."""
+    pages = list(pages)
+    total = len(pages)
+    first = window_start(first_page, total)
+    shown = [p for p in pages if first <= p.number < first + PAGES_PER_WINDOW]
+    views = tuple(PageView(number=p.number, segments=_segments(text, p.start, p.end, spans), estimated=p.estimated)
+                  for p in shown)
+    return DocumentPane(pages=views, first=first, last=shown[-1].number if shown else first, total=total,
+                        window_starts=tuple(range(1, total + 1, PAGES_PER_WINDOW)))
