@@ -59,6 +59,17 @@ def start_worker(*, database_name: str, log_path: Path, queues: str = "default,e
     raise RuntimeError("Celery worker did not become ready in 90 s:\n" + worker.log())
 
 
+def wait_for(predicate, *, timeout: float, what: str, worker: WorkerProcess | None = None):
+    """predicate()'s first truthy value, polled every 0.1 s; on timeout an AssertionError with the worker's log tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}" + (f"\n{worker.log()[-4000:]}" if worker else ""))
+
+
 def stop_worker(worker: WorkerProcess) -> None:
     worker.process.terminate()
     try:

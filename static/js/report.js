@@ -11,7 +11,10 @@
   }
 
   function marksFor(key) {
-    return document.querySelectorAll('.doc-pane mark[data-keys~="' + key + '"]');
+    // The passage in the text and, where the page image is shown, its lines on the image.
+    var selector = '.doc-pane mark[data-keys~="' + key + '"]';
+    if (!document.querySelector(".doc-pane.text-only")) selector = '.doc-pane .hl-box[data-keys~="' + key + '"], ' + selector;
+    return document.querySelectorAll(selector);
   }
 
   function showPassage(quote, event) {
@@ -21,7 +24,7 @@
     if (event) event.preventDefault();
     marks[0].scrollIntoView({ block: "center", behavior: "smooth" });
     marks.forEach(flash);
-    document.querySelectorAll(".doc-pane mark.current").forEach(function (m) { m.classList.remove("current"); });
+    document.querySelectorAll(".doc-pane .current").forEach(function (m) { m.classList.remove("current"); });
     marks.forEach(function (m) { m.classList.add("current"); });
   }
 
@@ -62,7 +65,18 @@
         showPassage(a, event);
       });
     });
-    document.querySelectorAll(".doc-pane mark[data-findings]").forEach(function (mark) {
+    // Boxes on page images: placed from their data (percent of the page), as style attributes would break the CSP.
+    document.querySelectorAll(".doc-pane .hl-box[data-box]").forEach(function (box) {
+      var g = box.getAttribute("data-box").split(" ").map(Number);
+      box.style.left = g[0] + "%"; box.style.top = g[1] + "%"; box.style.width = g[2] + "%"; box.style.height = g[3] + "%";
+    });
+    var images = document.getElementById("toggle-images");
+    if (images) {
+      var showImages = function () { document.querySelector(".doc-pane").classList.toggle("text-only", !images.checked); };
+      images.addEventListener("change", showImages);
+      showImages();
+    }
+    document.querySelectorAll(".doc-pane mark[data-findings], .doc-pane .hl-box[data-findings]").forEach(function (mark) {
       mark.setAttribute("tabindex", "0");
       mark.addEventListener("click", function () { showFindings(mark); });
       mark.addEventListener("keydown", function (e) { if (e.key === "Enter") showFindings(mark); });

@@ -89,12 +89,16 @@ def test_sign_up_upload_read_a_finding_ask_and_export(page, live_server, corpus,
     link = page.locator(".finding .quote.verified a.to-passage").first
     key, label = link.get_attribute("data-key"), link.inner_text()
     link.click()
-    mark = page.locator(f'.doc-pane mark[data-keys~="{key}"]').first
-    wait_until(page, "k => [...document.querySelectorAll('.doc-pane mark.current')].some(m => m.dataset.keys.split(' ').includes(k))", key)
-    page_number = mark.evaluate("m => m.closest('.doc-page').dataset.page")
+    # The passage is marked in the text and, on the page image, over its lines; the view scrolls to it.
+    wait_until(page, "k => document.querySelectorAll(`.doc-pane .current[data-keys~='${k}']`).length >= 2", key)
+    shown = page.locator(f'.doc-pane .current[data-keys~="{key}"]').first
+    assert shown.evaluate("m => m.classList.contains('hl-box')")  # on the page image, from the ingestion boxes
+    page_number = shown.evaluate("m => m.closest('.doc-page').dataset.page")
     assert label.split()[-1].split("–")[0] == page_number, (label, page_number)
-    assert mark.evaluate("""m => { const r = m.getBoundingClientRect(), pane = m.closest('.doc-pane').getBoundingClientRect();
-                                   return r.top >= pane.top && r.bottom <= pane.bottom; }""")
+    wait_until(page, """k => { const m = document.querySelector(`.doc-pane .current[data-keys~='${k}']`);
+        const r = m.getBoundingClientRect(), pane = m.closest('.doc-pane').getBoundingClientRect();
+        return r.height > 0 && r.top >= pane.top && r.bottom <= pane.bottom; }""", key)
+    assert page.evaluate("() => { const i = document.querySelector('.doc-page .page-image img'); return i.complete && i.naturalWidth > 0; }")
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=False)
 
     page.fill("#question", "Who are the parties?")

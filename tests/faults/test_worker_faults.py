@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import factories
-from tests.worker import PrivateRedis, start_worker, stop_worker
+from tests.worker import PrivateRedis, start_worker, stop_worker, wait_for
 from webapp.documents.models import Document, DocumentStatus
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -65,16 +65,6 @@ def _enqueue(documents, broker) -> None:
             )
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _assert_settled(documents, *, expect_ready: bool = True) -> dict:
     from django.core.files.storage import default_storage
 
@@ -111,15 +101,15 @@ def test_sigkill_during_ingestion_three_times(corpus, broker, database_name, tmp
     kills = 0
     for _ in range(3):
         worker = _worker(database_name, broker, tmp_path)
-        _wait_for(lambda: Document.objects.filter(pk__in=[d.pk for d in documents], status=DocumentStatus.INGESTING).exists(),
-                  60, "a document being ingested")
+        wait_for(lambda: Document.objects.filter(pk__in=[d.pk for d in documents], status=DocumentStatus.INGESTING).exists(),
+                 timeout=60, what="a document being ingested")
         time.sleep(0.3)
         _kill(worker)
         kills += 1
     final = _worker(database_name, broker, tmp_path)
     try:
-        _wait_for(lambda: not Document.objects.filter(pk__in=[d.pk for d in documents]).exclude(status__in=TERMINAL).exists(),
-                  180, "every document to settle")
+        wait_for(lambda: not Document.objects.filter(pk__in=[d.pk for d in documents]).exclude(status__in=TERMINAL).exists(),
+                 timeout=180, what="every document to settle")
     finally:
         stop_worker(final)
     counts = _assert_settled(documents, expect_ready=False)
@@ -143,15 +133,15 @@ def test_sigkill_during_analysis_three_times(corpus, broker, database_name, tmp_
     kills = 0
     for _ in range(3):
         worker = _worker(database_name, broker, tmp_path, **engine_env)
-        _wait_for(lambda: Document.objects.filter(pk__in=[d.pk for d in documents], status=DocumentStatus.ANALYSING).exists(),
-                  90, "a document being analysed")
+        wait_for(lambda: Document.objects.filter(pk__in=[d.pk for d in documents], status=DocumentStatus.ANALYSING).exists(),
+                 timeout=90, what="a document being analysed")
         time.sleep(0.3)
         _kill(worker)
         kills += 1
     final = _worker(database_name, broker, tmp_path, **engine_env)
     try:
-        _wait_for(lambda: not Document.objects.filter(pk__in=[d.pk for d in documents]).exclude(status__in=TERMINAL).exists(),
-                  240, "every document to settle")
+        wait_for(lambda: not Document.objects.filter(pk__in=[d.pk for d in documents]).exclude(status__in=TERMINAL).exists(),
+                 timeout=240, what="every document to settle")
     finally:
         stop_worker(final)
     counts = _assert_settled(documents)
@@ -166,13 +156,13 @@ def test_broker_restart_in_the_middle_of_a_batch(corpus, broker, database_name, 
     worker = _worker(database_name, broker, tmp_path)
     try:
         _enqueue(documents, broker)
-        _wait_for(lambda: Document.objects.filter(pk__in=[d.pk for d in documents], status=DocumentStatus.READY).exists(),
-                  60, "the first document to finish")
+        wait_for(lambda: Document.objects.filter(pk__in=[d.pk for d in documents], status=DocumentStatus.READY).exists(),
+                 timeout=60, what="the first document to finish")
         broker.stop()
         time.sleep(2)
         broker.start()  # same port, same append-only file: the queue survives
-        _wait_for(lambda: not Document.objects.filter(pk__in=[d.pk for d in documents]).exclude(status__in=TERMINAL).exists(),
-                  180, "every document to settle after the restart")
+        wait_for(lambda: not Document.objects.filter(pk__in=[d.pk for d in documents]).exclude(status__in=TERMINAL).exists(),
+                 timeout=180, what="every document to settle after the restart")
         assert worker.alive, worker.log()[-3000:]
     finally:
         stop_worker(worker)

@@ -8,7 +8,6 @@ The worker has its own Redis, so the session's engine-less worker never takes th
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import jsonschema
@@ -18,7 +17,7 @@ from django.urls import reverse
 from analysis.findings import output_schema
 from analysis.playbooks import from_dict
 from tests import factories
-from tests.worker import PrivateRedis, start_worker, stop_worker
+from tests.worker import PrivateRedis, start_worker, stop_worker, wait_for
 from webapp.reports import followups, playbooks
 from webapp.reports.models import Analysis, FollowUp
 
@@ -45,16 +44,6 @@ def engine_worker(tmp_path):
     yield worker, broker
     stop_worker(worker)
     broker.stop()
-
-
-def _wait(predicate, *, timeout: float, worker, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}\n{worker.log()[-4000:]}")
 
 
 def test_upload_to_stored_analysis_and_a_follow_up_in_a_real_worker_with_the_local_engine(
@@ -85,7 +74,7 @@ def test_upload_to_stored_analysis_and_a_follow_up_in_a_real_worker_with_the_loc
             seen.append(state)
         return document.status in ("ready", "failed")
 
-    _wait(settled, timeout=240, worker=worker, what="the document")
+    wait_for(settled, timeout=240, worker=worker, what="the document")
     run = Analysis.objects.get(document=document)
     assert document.status == "ready" and (run.status, run.error_message) == ("ready", ""), seen
     assert run.automatic and run.test_model and run.engine == "local" and run.windows == 1
@@ -109,7 +98,7 @@ def test_upload_to_stored_analysis_and_a_follow_up_in_a_real_worker_with_the_loc
     monkeypatch.setattr(followups, "_enqueue", publish)
     settings.QUIRE_ENGINE = "local"  # as the web process would be configured; the worker holds the engine
     asked = followups.followup_ask(document=document, user=owner, question="Which law governs this agreement?")
-    _wait(lambda: FollowUp.objects.get(pk=asked.pk).status != "queued", timeout=180, worker=worker, what="the answer")
+    wait_for(lambda: FollowUp.objects.get(pk=asked.pk).status != "queued", timeout=180, worker=worker, what="the answer")
     asked.refresh_from_db()
     assert asked.status == "answered" and asked.test_model and asked.prompt_tokens > 5000, asked.error_message
     assert worker.alive

@@ -57,6 +57,8 @@ def fill(name: str, route: str, world) -> str:
         kwargs["finding_id"] = world.foreign_finding.id
     if "<slug:name>" in route:
         kwargs["name"] = "contract"
+    if "<int:number>" in route:
+        kwargs["number"] = 1
     if "<str:fmt>" in route:
         kwargs["fmt"] = "json"
     return reverse(name, kwargs=kwargs)

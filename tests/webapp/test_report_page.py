@@ -30,10 +30,10 @@ def test_the_pane_shows_a_window_of_pages_and_the_pager_reaches_every_window():
             self.number, self.start, self.end, self.estimated = number, (number - 1) * 10, number * 10, False
 
     text = "".join(f"page {n:04d}." for n in range(1, 31))
-    pane = document_pane(text=text, pages=[Row(n) for n in range(1, 31)], spans=[], first_page="14")
+    pane = document_pane(text=text, pages=[Row(n) for n in range(1, 31)], total=30, spans=[], first_page="14")
     assert (pane.first, pane.last, pane.total) == (13, 24, 30) and len(pane.pages) == PAGES_PER_WINDOW
     assert pane.window_starts == (1, 13, 25)
-    assert document_pane(text=text, pages=[Row(n) for n in range(1, 31)], spans=[], first_page="junk").first == 1
+    assert document_pane(text=text, pages=[Row(n) for n in range(1, 31)], total=30, spans=[], first_page="junk").first == 1
 
 
 def test_quotes_and_their_marked_passages_point_at_each_other(scripted, workspace, owner, login):  # noqa: F811
@@ -99,3 +99,47 @@ def test_export_links_carry_the_pages_filters(scripted, workspace, owner, login,
     page = login(owner).get(reverse("reports:detail", args=[document.id]), {"risk": "low", "verified": "1"}).content.decode()
     link = reverse("reports:analysis_export", args=[analysis.id, fmt])
     assert f'href="{link}?risk=low&amp;verified=1"' in page
+
+
+def test_pdf_page_images_are_drawn_cached_and_served_only_to_members(workspace, owner, login, corpus, settings, tmp_path):
+    from webapp.documents.services import document_ingest
+
+    settings.VAR_DIR = tmp_path
+    path = corpus / "contracts_cuad" / "ABILITYINC_06_15_2020-EX-4.25-SERVICES AGREEMENT.PDF"
+    document = factories.make_document_from_file(workspace, path, "pdf")
+    document_ingest(document_id=document.id)
+    Document.objects.filter(pk=document.pk).update(status=DocumentStatus.READY)
+    client = login(owner)
+    url = reverse("documents:page_image", args=[document.id, 2])
+    first = client.get(url)
+    body = b"".join(first.streaming_content)
+    assert first.status_code == 200 and first["Content-Type"] == "image/png" and body.startswith(b"\x89PNG")
+    assert first["Cache-Control"].startswith("private") and first["ETag"]
+    assert list((tmp_path / "cache" / "page-images" / str(document.id)).glob("2-*.png"))  # drawn once, kept
+    assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    assert client.get(reverse("documents:page_image", args=[document.id, 999])).status_code == 404
+    stranger = factories.make_user("nosy")
+    assert login(stranger).get(url).status_code == 404
+    text_doc = factories.make_document(workspace, content=b"plain text")
+    assert login(owner).get(reverse("documents:page_image", args=[text_doc.id, 1])).status_code == 404
+
+
+def test_findings_come_fifty_a_page_and_only_the_shown_ones_are_marked(scripted, workspace, owner, login):  # noqa: F811
+    from webapp.reports.models import Anchor, Finding
+
+    document, analysis = _ready_with_analysis(workspace, scripted)
+    text = Document.objects.get(pk=document.pk).text
+    for n in range(117):
+        extra = Finding.objects.create(analysis=analysis, position=10 + n, item=f"extra_{n}", category=f"Extra {n:03d}",
+                                       present=True, answer="", risk="none")
+        Anchor.objects.create(finding=extra, position=0, quote=text[:20], verified=True, start=0, end=20, pages=[1])
+    client = login(owner)
+    url = reverse("reports:detail", args=[document.id])
+    first = client.get(url).content.decode()
+    assert first.count('<li class="finding ') == 50 and "120 findings, 50 a page" in first
+    last = client.get(url, {"fpage": "3"}).content.decode()
+    assert last.count('<li class="finding ') == 20
+    marked = set(re.findall(r'data-findings="([^"]+)"', last))
+    shown = set(re.findall(r'<li class="finding [^"]*" id="(finding-\d+)"', last))
+    assert {f for group in marked for f in group.split()} <= shown  # marks point only at findings on the page
+    assert client.get(url, {"fpage": "999"}).status_code == 200 and client.get(url, {"fpage": "x"}).status_code == 200

@@ -22,8 +22,9 @@ TRANSIENT_ERRORS = (
 )
 
 
-class DocumentTask(Task):
-    """A task whose first argument is a document id."""
+class PipelineTask(Task):
+    """Retries only on infrastructure errors, with backoff; acknowledged after it ran, so a task whose worker died
+    is delivered again (every pipeline task is idempotent for that reason)."""
 
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
@@ -31,6 +32,10 @@ class DocumentTask(Task):
     retry_jitter = True
     acks_late = True
     reject_on_worker_lost = True
+
+
+class DocumentTask(PipelineTask):
+    """A task whose first argument is a document id."""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         from webapp.documents.services import document_fail

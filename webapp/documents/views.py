@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.documents import selectors, services
+from webapp.documents.page_images import page_image_response
 from webapp.documents.uploads import oversized_names
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
@@ -89,6 +90,13 @@ def document_status_view(request: HttpRequest, document_id) -> JsonResponse:
 def document_file_view(request: HttpRequest, document_id) -> FileResponse:
     document = selectors.document_get(user=request.user, document_id=document_id)
     return services.document_file_response(document=document, user=request.user)
+
+
+@login_required
+@require_GET
+def document_page_image_view(request: HttpRequest, document_id, number: int) -> HttpResponse:
+    document = selectors.document_get(user=request.user, document_id=document_id)
+    return page_image_response(document=document, number=number, if_none_match=request.headers.get("If-None-Match", ""))
 
 
 @login_required

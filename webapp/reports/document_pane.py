@@ -34,10 +34,34 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Box:
+    """A marked line on the page image, in percent of the page's width and height."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    keys: tuple[str, ...]
+    layers: tuple[str, ...]
+    findings: tuple[str, ...]
+
+    @property
+    def css(self) -> str:
+        return " ".join(f"hl-{layer}" for layer in self.layers)
+
+    @property
+    def geometry(self) -> str:
+        return f"{self.left:.3f} {self.top:.3f} {self.width:.3f} {self.height:.3f}"
+
+
+@dataclass(frozen=True)
 class PageView:
     number: int
     segments: tuple[Segment, ...]
     estimated: bool
+    width: float | None = None  # PDF points; set only where a page image exists
+    height: float | None = None
+    boxes: tuple[Box, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +90,24 @@ def _segments(text: str, start: int, end: int, spans: list[Span]) -> tuple[Segme
     return tuple(out)
 
 
+def _boxes(page, spans: list[Span]) -> tuple[Box, ...]:
+    """Each line of the page that a span touches, as a box on the page image (lines come from ingestion:
+    [start, end, x0, y0, x1, y1] in points from the top-left corner)."""
+    if not page.width or not page.height or not page.lines:
+        return ()
+    inside = [s for s in spans if s.start < page.end and s.end > page.start]
+    boxes = []
+    for start, end, x0, y0, x1, y1 in page.lines:
+        covering = [s for s in inside if s.start < end and s.end > start]
+        if not covering:
+            continue
+        boxes.append(Box(left=100 * x0 / page.width, top=100 * y0 / page.height, width=100 * (x1 - x0) / page.width,
+                         height=100 * (y1 - y0) / page.height, keys=tuple(s.key for s in covering),
+                         layers=tuple(sorted({s.layer for s in covering})),
+                         findings=tuple(dict.fromkeys(s.finding for s in covering if s.finding))))
+    return tuple(boxes)
+
+
 def window_start(requested, total: int) -> int:
     try:
         first = int(requested)
@@ -75,13 +117,16 @@ def window_start(requested, total: int) -> int:
     return ((first - 1) // PAGES_PER_WINDOW) * PAGES_PER_WINDOW + 1
 
 
-def document_pane(*, text: str, pages, spans: list[Span], first_page=1) -> DocumentPane:
-    """`pages`: the document's page rows (number, start, end, estimated) in order."""
-    pages = list(pages)
-    total = len(pages)
+def document_pane(*, text: str, pages, total: int, spans: list[Span], first_page=1, images: bool = False) -> DocumentPane:
+    """`pages`: a queryset (or list) of the document's page rows (number, start, end, estimated; width, height and
+    lines for `images`); only the window's rows are read."""
     first = window_start(first_page, total)
+    if hasattr(pages, "filter"):
+        pages = pages.filter(number__gte=first, number__lt=first + PAGES_PER_WINDOW)
     shown = [p for p in pages if first <= p.number < first + PAGES_PER_WINDOW]
-    views = tuple(PageView(number=p.number, segments=_segments(text, p.start, p.end, spans), estimated=p.estimated)
+    views = tuple(PageView(number=p.number, segments=_segments(text, p.start, p.end, spans), estimated=p.estimated,
+                           width=p.width if images else None, height=p.height if images else None,
+                           boxes=_boxes(p, spans) if images else ())
                   for p in shown)
     return DocumentPane(pages=views, first=first, last=shown[-1].number if shown else first, total=total,
                         window_starts=tuple(range(1, total + 1, PAGES_PER_WINDOW)))

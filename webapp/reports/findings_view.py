@@ -4,13 +4,16 @@ with the reason. Read-only; everything is rendered escaped."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Value, When
 
 from webapp.reports.document_pane import PAGES_PER_WINDOW
 from webapp.reports.first_pass import Passage, passage
-from webapp.reports.models import Analysis
+from webapp.reports.models import Analysis, Anchor
 
 RISK_LEVELS = ("high", "medium", "low", "none")
+PER_PAGE = 50
 NOT_FOUND = "Not found in the document: these are the model's words, not a quotation."
 
 
@@ -81,6 +84,13 @@ class FindingsPage:
     risk: str
     verified_only: bool
     text: str
+    page_number: int = 1
+    page_count: int = 1
+    counts: dict = field(default_factory=dict)  # over every filtered finding, not only the shown page
+
+    @property
+    def page_numbers(self) -> range:
+        return range(1, self.page_count + 1)
 
     def followup(self, asked) -> FollowUpRow:
         share = round(100 * asked.cached_prompt_tokens / asked.prompt_tokens) if asked.prompt_tokens else None
@@ -88,12 +98,6 @@ class FindingsPage:
                            asked_by=_author(asked.asked_by),
                            created_at=asked.created_at, cached_percent=share,
                            quotes=tuple(_quote(a, self.text) for a in asked.anchors.all()))
-
-    @property
-    def counts(self) -> dict:
-        quotes = [q for r in self.rows for q in r.quotes]
-        return {"findings": len(self.rows), "present": sum(r.present for r in self.rows), "quotes": len(quotes),
-                "unverified": sum(not q.verified for q in quotes)}
 
 
 def _author(user) -> str:
@@ -107,24 +111,38 @@ def _quote(anchor, text: str) -> QuoteRow:
 
 
 def findings_page(*, analysis: Analysis | None, findings, text: str, category: str = "", risk: str = "",
-                  verified_only: bool = False) -> FindingsPage:
-    categories = tuple(dict.fromkeys(f.category for f in findings))
+                  verified_only: bool = False, page="1") -> FindingsPage:
+    """`findings`: a queryset of the analysis's findings. Filtering, ordering (present first, the riskiest on top,
+    then playbook order), counting and paging happen in the database; only the shown page's findings, quotes and
+    comments are loaded and cut from the text, so a report with thousands of findings stays fast."""
+    categories = tuple(dict.fromkeys(findings.order_by("position").values_list("category", flat=True)))
     category = category if category in categories else ""
     risk = risk if risk in RISK_LEVELS else ""
-    rows = []
-    for found in findings:
-        if (category and found.category != category) or (risk and found.risk != risk):
-            continue
-        quotes = tuple(_quote(a, text) for a in found.anchors.all())
-        if verified_only:
-            quotes = tuple(q for q in quotes if q.verified)
-            if not quotes:
-                continue
-        rows.append(FindingRow(found.pk, found.category, found.present, found.answer, found.risk, found.risk_note, quotes,
-                               review_state=found.review_state,
-                               comments=tuple(CommentRow(_author(c.author), c.text, c.created_at) for c in found.comments.all())))
-    # Present findings first, the riskiest on top; absent ones after, in playbook order.
-    order = {level: n for n, level in enumerate(RISK_LEVELS)}
-    rows.sort(key=lambda r: (not r.present, order.get(r.risk, len(order)) if r.present else 0))
-    return FindingsPage(analysis=analysis, rows=tuple(rows), categories=categories, category=category, risk=risk,
-                        verified_only=verified_only, text=text)
+    kept = findings
+    if category:
+        kept = kept.filter(category=category)
+    if risk:
+        kept = kept.filter(risk=risk)
+    anchors = Anchor.objects.filter(verified=True) if verified_only else Anchor.objects.all()
+    if verified_only:
+        kept = kept.filter(Exists(anchors.filter(finding=OuterRef("pk"))))
+    rank = Case(*(When(present=True, risk=level, then=Value(n)) for n, level in enumerate(RISK_LEVELS)),
+                default=Value(len(RISK_LEVELS)), output_field=IntegerField())
+    kept = kept.order_by("-present", rank, "position")
+    total = kept.count()
+    pages = max(1, -(-total // PER_PAGE))
+    try:
+        number = min(max(1, int(page)), pages)
+    except (TypeError, ValueError):
+        number = 1
+    shown = kept[(number - 1) * PER_PAGE:number * PER_PAGE].prefetch_related(
+        Prefetch("anchors", queryset=anchors.order_by("position")), "comments__author")
+    rows = tuple(FindingRow(found.pk, found.category, found.present, found.answer, found.risk, found.risk_note,
+                            tuple(_quote(a, text) for a in found.anchors.all()), review_state=found.review_state,
+                            comments=tuple(CommentRow(_author(c.author), c.text, c.created_at) for c in found.comments.all()))
+                 for found in shown)
+    quoted = anchors.filter(finding__in=kept.order_by().values("pk")).aggregate(
+        quotes=Count("pk"), unverified=Count("pk", filter=Q(verified=False)))
+    counts = {"findings": total, "present": kept.filter(present=True).count(), **quoted}
+    return FindingsPage(analysis=analysis, rows=rows, categories=categories, category=category, risk=risk,
+                        verified_only=verified_only, text=text, page_number=number, page_count=pages, counts=counts)

@@ -44,8 +44,9 @@ def analysis_get(*, user, analysis_id) -> Analysis:
     return found
 
 
-def analysis_findings(*, analysis: Analysis) -> list[Finding]:
-    return list(analysis.findings.prefetch_related("anchors", "comments__author"))
+def analysis_findings(*, analysis: Analysis):
+    """The analysis's findings as a queryset: the page filters and pages it in the database."""
+    return analysis.findings.all()
 
 
 def finding_get(*, user, finding_id) -> Finding:

@@ -3,25 +3,19 @@ loaded once per worker process. Thin: take an id, call one service."""
 
 import logging
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.conf import settings
 
-from webapp.documents.taskbase import TRANSIENT_ERRORS, DocumentTask
+from webapp.documents.taskbase import DocumentTask, PipelineTask
 from webapp.reports import analyses, followups, services
 
 logger = logging.getLogger(__name__)
 
 
-class _RowTask(Task):
+class _RowTask(PipelineTask):
     """A task whose first argument is the id of the row it works on; giving up leaves that row failed with a
     reason, never stuck as running."""
 
-    autoretry_for = TRANSIENT_ERRORS
-    retry_backoff = 2
-    retry_backoff_max = 300
-    retry_jitter = True
-    acks_late = True
-    reject_on_worker_lost = True
     give_up = None  # the service that records the failure, given the row id
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):

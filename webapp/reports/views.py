@@ -1,6 +1,6 @@
 """The report page, and the actions taken from it: run a playbook, cancel an analysis, ask a follow-up."""
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,7 +16,7 @@ from webapp.reports import analyses, followups
 from webapp.reports.document_pane import Span, document_pane
 from webapp.reports.first_pass import SCORE_CHOICES, first_pass_page
 from webapp.reports.findings_view import RISK_LEVELS, findings_page
-from webapp.reports.models import FollowUpStatus, ReviewState
+from webapp.reports.models import Finding, FollowUpStatus, ReviewState
 from webapp.reports.playbooks import playbook_choices
 from webapp.reports.selectors import (
     analyses_for_document,
@@ -51,17 +51,22 @@ def report_detail_view(request: HttpRequest, document_id) -> HttpResponse:
         kind=request.GET.get("kind", ""),
     )
     findings = findings_page(
-        analysis=shown, findings=analysis_findings(analysis=shown) if shown and shown.status == "ready" else [],
+        analysis=shown, findings=analysis_findings(analysis=shown) if shown and shown.status == "ready" else Finding.objects.none(),
         text=text, category=request.GET.get("finding_category", ""), risk=request.GET.get("risk", ""),
-        verified_only=request.GET.get("verified") == "1",
+        verified_only=request.GET.get("verified") == "1", page=request.GET.get("fpage", "1"),
     )
-    pane = document_pane(text=text, pages=document.pages.only("number", "start", "end", "estimated"),
-                         spans=_marked_spans(findings, first_pass), first_page=request.GET.get("pages", 1)) if text else None
+    images = document.kind == "pdf"
+    rows = document.pages.only("number", "start", "end", "estimated", *(("width", "height", "lines") if images else ()))
+    pane = document_pane(text=text, pages=rows, total=document.page_count or 0, spans=_marked_spans(findings, first_pass),
+                         first_page=request.GET.get("pages", 1), images=images) if text else None
     role = permissions.role_of(user=request.user, workspace=document.workspace)
     return render(request, "reports/detail.html", {
         "report": report, "document": document, "first_pass": first_pass, "score_choices": SCORE_CHOICES,
         "pane": pane, "can_export": permissions.role_allows(role, Action.EXPORT), "export_formats": EXPORT_LABELS,
         "filter_query": _filter_query(request), "review_states": ReviewState.values,
+        # What links between the panes keep: the findings' filters and page.
+        "pane_query": urlencode({**dict(parse_qsl(_filter_query(request))),
+                                 **({"fpage": findings.page_number} if findings.page_number > 1 else {})}),
         "analyses": runs, "shown": shown, "findings": findings, "followups": [findings.followup(f) for f in asked],
         "followups_pending": any(f.status == FollowUpStatus.QUEUED for f in asked),
         "can_analyse": permissions.role_allows(role, Action.ANALYSE),
