@@ -9,7 +9,7 @@ import pytest
 
 from tests import factories
 from tests.browser.conftest import wait_until
-from webapp.documents.models import Document
+from webapp.documents.models import Document, DocumentStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -121,3 +121,26 @@ def test_protected_pdf_asks_for_its_password_on_the_page_then_reads(page, live_s
     wait_until(page, "() => document.querySelector('#doc-state [data-field=status_label]').textContent === 'Ready'", timeout=60)
     # Once ready, the page reloads itself to offer the report.
     page.locator("a:has-text('Open report')").wait_for(timeout=20_000)
+
+
+def test_a_document_that_finishes_between_render_and_first_poll_still_reloads_the_page(page, live_server):
+    """The race behind an old flake: the worker finished after the server drew the page but before the page's
+    first status poll; the page must still reload (it was drawn as pending), not take the finished state as the
+    one it started from."""
+    owner = factories.make_user("gil")
+    workspace = factories.make_workspace(owner, name="Race")
+    document = factories.make_document(workspace, content=b"%PDF-1.4 locked", status=DocumentStatus.QUEUED)
+    _log_in(page, live_server, owner)
+    finished = []
+
+    def finish_then_answer(route):
+        if not finished:
+            Document.objects.filter(pk=document.pk).update(
+                status=DocumentStatus.PASSWORD_NEEDED, stage="Password needed", error_message="This PDF needs its password.")
+            finished.append(True)
+        route.continue_()
+
+    page.route("**/status.json", finish_then_answer)
+    page.goto(f"{live_server.url}/d/{document.id}/")
+    page.locator("input[name=password]").wait_for(timeout=20_000)
+    assert finished
