@@ -12,7 +12,7 @@ from tests import factories
 from webapp.documents import services as document_services
 from webapp.documents.models import DocumentStatus
 from webapp.reports import services as report_services
-from webapp.reports.engines import engine_from_settings
+from webapp.reports.engines import engine_from_settings, model_label
 from webapp.reports import analyses, playbooks
 from webapp.reports.models import Analysis, Report
 
@@ -28,10 +28,6 @@ def local_tiny(settings):
     # A random model writes every string to its longest: one item's answer, quotes and note fit in this.
     settings.QUIRE_ANALYSIS_MAX_TOKENS = 6000
     return settings
-
-
-def shown_name(engine) -> str:
-    return engine.model_id.rstrip("/").rsplit("/", 1)[-1]
 
 
 @pytest.mark.engine
@@ -50,7 +46,7 @@ def test_local_engine_is_built_once_and_counts_the_documents_tokens(local_tiny, 
     # With an engine configured, the report step queues the model's review; the document is ready when it ends.
     assert document.status == DocumentStatus.ANALYSING
     automatic = Analysis.objects.get(document=document)
-    assert automatic.test_model and automatic.model_id == shown_name(engine)  # a tiny checkpoint is marked
+    assert automatic.test_model and automatic.model_id == model_label(engine.model_id)  # a tiny checkpoint is marked
     analyses.analysis_run(analysis_id=automatic.id)
     automatic.refresh_from_db()
     document.refresh_from_db()

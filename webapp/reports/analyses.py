@@ -26,7 +26,7 @@ from webapp.audit.models import AuditAction
 from webapp.audit.services import audit_record
 from webapp.documents.models import Document, DocumentStatus
 from webapp.documents.services import document_as_ingested
-from webapp.reports.engines import engine_from_settings, engine_is_test_model, engine_model_label
+from webapp.reports.engines import engine_from_settings, engine_is_test_model, engine_model_label, model_label
 from webapp.reports.models import Analysis, AnalysisStatus, Anchor, Finding, Report
 from webapp.reports.playbooks import playbook_for_workspace
 from webapp.workspaces import permissions
@@ -227,7 +227,7 @@ def _store(analysis_id, result: Review) -> None:
         for field in ("windows", "prompt_tokens", "cached_prompt_tokens", "generated_tokens", "prefill_seconds",
                       "decode_seconds", "seconds", "repaired"):
             setattr(row, field, getattr(result, field))
-        row.model_id = (result.model_id.rstrip("/").rsplit("/", 1)[-1] or row.model_id)[:200]
+        row.model_id = model_label(result.model_id) or row.model_id
         row.cited_pages, row.missed_by_model = list(result.cited_pages), list(result.missed_by_model)
         row.unanswered = list(result.unanswered)
         _finish(row, status=AnalysisStatus.READY, stage="Ready")

@@ -66,9 +66,14 @@ def _build(choice: str) -> Engine:
     )
 
 
+def model_label(model_id: str) -> str:
+    """A model's name for pages and rows: a local checkpoint's folder name, never the server's path."""
+    return (model_id or "").rstrip("/").rsplit("/", 1)[-1][:200]
+
+
 def engine_model_label() -> str:
-    """The configured model's name for pages and rows: a local checkpoint's folder name, never the server's path."""
-    return (settings.QUIRE_ENGINE_MODEL or "").rstrip("/").rsplit("/", 1)[-1][:200]
+    """The configured model's name, before any engine is built."""
+    return model_label(settings.QUIRE_ENGINE_MODEL)
 
 
 def engine_is_test_model() -> bool:

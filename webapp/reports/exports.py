@@ -13,7 +13,8 @@ from django.utils import timezone
 from analysis.exports import FORMATS, SCHEMA_VERSION, render
 from webapp.audit.models import AuditAction
 from webapp.audit.services import audit_record
-from webapp.reports.findings_view import RISK_LEVELS
+from webapp.documents.models import Document
+from webapp.reports.findings_view import RISK_LEVELS, member_label
 from webapp.reports.models import Analysis, AnalysisStatus
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
@@ -42,6 +43,7 @@ def export_filename(document_name: str, playbook: str, extension: str) -> str:
 def export_report_dict(*, analysis: Analysis, category: str = "", risk: str = "", verified_only: bool = False) -> dict:
     """The JSON export of `analysis`, with the page's filters applied (and recorded in it)."""
     document = analysis.document
+    text = Document.objects.values_list("text", flat=True).get(pk=document.pk)
     risk = risk if risk in RISK_LEVELS else ""
     findings = []
     for finding in analysis.findings.prefetch_related("anchors", "comments__author"):
@@ -53,9 +55,9 @@ def export_report_dict(*, analysis: Analysis, category: str = "", risk: str = ""
         findings.append({
             "item": finding.item, "category": finding.category, "present": finding.present, "answer": finding.answer,
             "risk": finding.risk, "risk_note": finding.risk_note, "review_state": finding.review_state,
-            "quotes": [{"text": _quote_text(a, document), "verified": a.verified, "start": a.start, "end": a.end,
+            "quotes": [{"text": _quote_text(a, text), "verified": a.verified, "start": a.start, "end": a.end,
                         "pages": list(a.pages)} for a in quotes],
-            "comments": [{"author": _name(c.author), "text": c.text, "created_at": c.created_at.isoformat()}
+            "comments": [{"author": member_label(c.author), "text": c.text, "created_at": c.created_at.isoformat()}
                          for c in finding.comments.all()],
         })
     return {
@@ -76,26 +78,11 @@ def export_report_dict(*, analysis: Analysis, category: str = "", risk: str = ""
     }
 
 
-def _quote_text(anchor, document) -> str:
+def _quote_text(anchor, text: str) -> str:
     """A verified quote is exported as the document's own words at its span; an unverified one as the model's."""
     if anchor.verified and anchor.start is not None:
-        text = _document_text(document)
         return " ".join(text[anchor.start:anchor.end].split())
     return anchor.quote
-
-
-def _document_text(document) -> str:
-    cached = getattr(document, "_export_text", None)
-    if cached is None:
-        from webapp.documents.models import Document
-
-        cached = Document.objects.values_list("text", flat=True).get(pk=document.pk)
-        document._export_text = cached
-    return cached
-
-
-def _name(user) -> str:
-    return (user.email or user.get_username()) if user is not None else "former member"
 
 
 def export_analysis(*, analysis: Analysis, user, fmt: str, category: str = "", risk: str = "",

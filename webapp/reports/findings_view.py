@@ -95,12 +95,13 @@ class FindingsPage:
     def followup(self, asked) -> FollowUpRow:
         share = round(100 * asked.cached_prompt_tokens / asked.prompt_tokens) if asked.prompt_tokens else None
         return FollowUpRow(question=asked.question, status=asked.status, answer=asked.answer, error=asked.error_message,
-                           asked_by=_author(asked.asked_by),
+                           asked_by=member_label(asked.asked_by),
                            created_at=asked.created_at, cached_percent=share,
                            quotes=tuple(_quote(a, self.text) for a in asked.anchors.all()))
 
 
-def _author(user) -> str:
+def member_label(user) -> str:
+    """How a member is named on the page and in exports; a deleted account keeps its place."""
     return (user.email or user.get_username()) if user is not None else "former member"
 
 
@@ -139,7 +140,7 @@ def findings_page(*, analysis: Analysis | None, findings, text: str, category: s
         Prefetch("anchors", queryset=anchors.order_by("position")), "comments__author")
     rows = tuple(FindingRow(found.pk, found.category, found.present, found.answer, found.risk, found.risk_note,
                             tuple(_quote(a, text) for a in found.anchors.all()), review_state=found.review_state,
-                            comments=tuple(CommentRow(_author(c.author), c.text, c.created_at) for c in found.comments.all()))
+                            comments=tuple(CommentRow(member_label(c.author), c.text, c.created_at) for c in found.comments.all()))
                  for found in shown)
     quoted = anchors.filter(finding__in=kept.order_by().values("pk")).aggregate(
         quotes=Count("pk"), unverified=Count("pk", filter=Q(verified=False)))

@@ -22,7 +22,7 @@ from webapp.audit.services import audit_record
 from webapp.documents.models import Document, DocumentStatus
 from webapp.documents.services import document_as_ingested
 from webapp.reports.analyses import AnalysisRefusedError, anchor_rows
-from webapp.reports.engines import engine_from_settings, engine_is_test_model, engine_model_label
+from webapp.reports.engines import engine_from_settings, engine_is_test_model, engine_model_label, model_label
 from webapp.reports.models import Anchor, FollowUp, FollowUpStatus
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
@@ -90,7 +90,7 @@ def followup_answer(*, followup_id) -> None:
         Anchor.objects.bulk_create(anchor_rows(reply.quotes, followup=row))
         row.answer, row.status, row.answered_at = reply.answer, FollowUpStatus.ANSWERED, timezone.now()
         row.prompt_tokens, row.cached_prompt_tokens, row.seconds = reply.prompt_tokens, reply.cached_prompt_tokens, reply.seconds
-        row.model_id = (reply.model_id.rstrip("/").rsplit("/", 1)[-1] or row.model_id)[:200]
+        row.model_id = model_label(reply.model_id) or row.model_id
         row.test_model = row.test_model or engine_is_test_model()  # the worker's settings name the model it ran
         row.save()
 

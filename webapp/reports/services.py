@@ -18,13 +18,8 @@ from webapp.documents.services import (
     document_fail,
 )
 from webapp.reports.analyses import AUTOMATIC_PROGRESS, analysis_start_automatic
-from webapp.reports.engines import engine_from_settings
+from webapp.reports.engines import engine_from_settings, model_label
 from webapp.reports.models import Report
-
-
-def engine_label(engine) -> str:
-    """The model's name for the page: a local checkpoint's folder name, never the server's path."""
-    return engine.model_id.rstrip("/").rsplit("/", 1)[-1][:80]
 
 
 def report_generate(*, document_id) -> None:
@@ -60,7 +55,7 @@ def report_generate(*, document_id) -> None:
                 "kind": result.kind,
                 "title": result.title,
                 "facts": [{"label": f.label, "value": f.value} for f in result.facts],
-                "engine": engine_label(engine) if engine else "",
+                "engine": model_label(engine.model_id)[:80] if engine else "",
                 "first_pass": result.first_pass,
             },
         )

@@ -1,6 +1,6 @@
 """The report page, and the actions taken from it: run a playbook, cancel an analysis, ask a follow-up."""
 
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -60,13 +60,13 @@ def report_detail_view(request: HttpRequest, document_id) -> HttpResponse:
     pane = document_pane(text=text, pages=rows, total=document.page_count or 0, spans=_marked_spans(findings, first_pass),
                          first_page=request.GET.get("pages", 1), images=images) if text else None
     role = permissions.role_of(user=request.user, workspace=document.workspace)
+    kept_filters = _filters_kept(request)
     return render(request, "reports/detail.html", {
         "report": report, "document": document, "first_pass": first_pass, "score_choices": SCORE_CHOICES,
         "pane": pane, "can_export": permissions.role_allows(role, Action.EXPORT), "export_formats": EXPORT_LABELS,
-        "filter_query": _filter_query(request), "review_states": ReviewState.values,
+        "filter_query": urlencode(kept_filters), "review_states": ReviewState.values,
         # What links between the panes keep: the findings' filters and page.
-        "pane_query": urlencode({**dict(parse_qsl(_filter_query(request))),
-                                 **({"fpage": findings.page_number} if findings.page_number > 1 else {})}),
+        "pane_query": urlencode({**kept_filters, **({"fpage": findings.page_number} if findings.page_number > 1 else {})}),
         "analyses": runs, "shown": shown, "findings": findings, "followups": [findings.followup(f) for f in asked],
         "followups_pending": any(f.status == FollowUpStatus.QUEUED for f in asked),
         "can_analyse": permissions.role_allows(role, Action.ANALYSE),
@@ -78,10 +78,9 @@ def report_detail_view(request: HttpRequest, document_id) -> HttpResponse:
 EXPORT_LABELS = (("pdf", "PDF"), ("docx", "Word"), ("md", "Markdown"), ("json", "JSON"), ("csv", "CSV"))
 
 
-def _filter_query(request: HttpRequest) -> str:
-    """The findings filters of this page as a query string, so exports hold what the page shows."""
-    kept = {key: request.GET[key] for key in ("finding_category", "risk", "verified") if request.GET.get(key)}
-    return urlencode(kept)
+def _filters_kept(request: HttpRequest) -> dict:
+    """The findings filters of this page, for links that must show the same (exports, the other pane)."""
+    return {key: request.GET[key] for key in ("finding_category", "risk", "verified") if request.GET.get(key)}
 
 
 def _marked_spans(findings, first_pass) -> list[Span]:
