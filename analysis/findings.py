@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import partial_json_parser as partial_json
+
 from analysis.errors import QuireError
 from analysis.playbooks import Playbook
 
@@ -101,6 +103,20 @@ def parse_followup(text: str) -> tuple[str, tuple[str, ...]]:
     if not isinstance(answer, str) or not isinstance(quotes, list) or not all(isinstance(q, str) for q in quotes):
         raise ModelOutputError('The reply needs "answer" (a string) and "quotes" (a list of strings).')
     return answer[:MAX_ANSWER_CHARS], tuple(q for q in quotes if q.strip())[:MAX_QUOTES]
+
+
+def partial_answer(text: str) -> str:
+    """The "answer" of a follow-up reply still being written ('{"answer": "The term is thr' gives 'The term is
+    thr'), for showing it as it streams; "" until the answer has begun or when the text is not JSON so far."""
+    start = text.find("{")
+    if start < 0:
+        return ""
+    try:
+        data = partial_json.loads(text[start:])
+    except (partial_json.JSONDecodeError, partial_json.MalformedJSON, ValueError, IndexError):
+        return ""
+    answer = data.get("answer") if isinstance(data, dict) else None
+    return answer[:MAX_ANSWER_CHARS] if isinstance(answer, str) else ""
 
 
 def _json_object(text: str) -> dict:

@@ -15,7 +15,15 @@ from dataclasses import asdict, dataclass, field
 
 from analysis.anchoring import AnchorIndex
 from analysis.errors import QuireError
-from analysis.findings import ModelOutputError, RawFinding, followup_schema, output_schema, parse_findings, parse_followup
+from analysis.findings import (
+    ModelOutputError,
+    RawFinding,
+    followup_schema,
+    output_schema,
+    parse_findings,
+    parse_followup,
+    partial_answer,
+)
 from analysis.ingest.document import IngestedDocument
 from analysis.playbooks import Playbook
 from analysis.prompting import (
@@ -26,7 +34,15 @@ from analysis.prompting import (
     review_messages,
     strip_page_markers,
 )
-from engine.api import Engine, GenerationProgress, GenerationRequest, Stage
+from engine.api import (
+    CancelledError,
+    Engine,
+    GenerationProgress,
+    GenerationRequest,
+    GenerationResult,
+    Stage,
+    drain,
+)
 
 FORMAT = 1
 DEFAULT_MAX_TOKENS = 8192
@@ -151,8 +167,10 @@ class FollowupAnswer:
 
 
 def ask_followup(document: IngestedDocument, question: str, engine: Engine, *, max_tokens: int = 1024,
-                 cancel=None) -> FollowupAnswer:
-    """A question about the document, answered with anchored quotes; the document prefix is the review's."""
+                 cancel=None, on_answer: Callable[[str], None] | None = None) -> FollowupAnswer:
+    """A question about the document, answered with anchored quotes; the document prefix is the review's.
+    `on_answer` is called with the answer so far as the engine writes it (the reader watches it arrive; the
+    quotes are anchored once the reply is whole)."""
     started = time.perf_counter()
     question = question.strip()
     if not question:
@@ -160,7 +178,8 @@ def ask_followup(document: IngestedDocument, question: str, engine: Engine, *, m
     messages = followup_messages(document_block(document.text, document.pages), question)
     schema = as_json_schema(followup_schema(), "quire_followup")
     totals = {"prompt": 0, "generated": 0, "cached": 0, "prefill": 0.0, "decode": 0.0}
-    (answer, quotes), _ = _ask(engine, messages, schema, parse_followup, max_tokens, None, cancel, totals)
+    on_text = (lambda text: on_answer(partial_answer(text))) if on_answer is not None else None
+    (answer, quotes), _ = _ask(engine, messages, schema, parse_followup, max_tokens, None, cancel, totals, on_text)
     index = AnchorIndex(document.text, document.pages)
     return FollowupAnswer(answer=answer, quotes=tuple(_quote(q, index) for q in quotes),
                           model_id=getattr(engine, "model_id", ""), prompt_tokens=totals["prompt"],
@@ -201,23 +220,26 @@ def plan_windows(document: IngestedDocument, engine: Engine, *, max_tokens: int)
     return windows
 
 
-def _ask(engine, messages, schema, parse, max_tokens, on_progress, cancel, totals):
+def _ask(engine, messages, schema, parse, max_tokens, on_progress, cancel, totals, on_text=None):
     """parse(reply) and whether the one repair retry was needed; ReviewFailedError when neither reply parses."""
-    result = _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals)
+    result = _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals, on_text)
     try:
         return parse(result.text), False
     except ModelOutputError as problem:
         first_problem = problem.message if result.finish_reason != "length" else f"{problem.message} (the reply was cut off at {max_tokens} tokens)"
-    retry = _generate(engine, repair_messages(messages, result.text, first_problem), schema, max_tokens, on_progress, cancel, totals)
+    retry = _generate(engine, repair_messages(messages, result.text, first_problem), schema, max_tokens, on_progress,
+                      cancel, totals, on_text)
     try:
         return parse(retry.text), True
     except ModelOutputError as again:
         raise ReviewFailedError(f"The model's reply could not be used, even after one retry: {again.message}") from None
 
 
-def _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals):
+def _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals, on_text=None):
+    """`on_text`: called with the reply so far as it streams (else the reply is awaited whole)."""
     request = GenerationRequest(messages=messages, max_tokens=max_tokens, temperature=0.0, response_format=schema)
-    result = engine.generate(request, on_progress=on_progress, cancel=cancel)
+    result = engine.generate(request, on_progress=on_progress, cancel=cancel) if on_text is None else \
+        _streamed(engine, request, on_progress, cancel, on_text)
     if result.finish_reason == "cancelled":
         raise ReviewCancelledError("The analysis was cancelled.")
     totals["prompt"] += result.prompt_tokens
@@ -226,6 +248,13 @@ def _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals)
     totals["prefill"] += result.prefill_seconds or 0.0
     totals["decode"] += result.decode_seconds or 0.0
     return result
+
+
+def _streamed(engine, request, on_progress, cancel, on_text) -> GenerationResult:
+    try:
+        return drain(engine.stream(request, on_progress=on_progress, cancel=cancel), on_text)
+    except CancelledError:
+        raise ReviewCancelledError("The analysis was cancelled.") from None
 
 
 def _merge(per_window: list[tuple[RawFinding, ...]]) -> list[RawFinding]:

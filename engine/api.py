@@ -7,7 +7,7 @@ users or the database, and nothing here imports torch: the web app must be able 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -138,8 +138,24 @@ class Engine(Protocol):
         request: GenerationRequest,
         on_progress: Callable[[GenerationProgress], None] | None = None,
         cancel: CancelToken | None = None,
-    ) -> Iterator[str]:
-        """Yields the generated text piece by piece as it is decoded."""
+    ) -> Generator[str, None, GenerationResult]:
+        """Yields the generated text piece by piece as it is decoded; the generator's return value (the
+        StopIteration's) is the whole GenerationResult, as `generate` would have returned it."""
         ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+def drain(pieces: Generator[str, None, GenerationResult],
+          on_text: Callable[[str], None] | None = None) -> GenerationResult:
+    """Runs a `stream()` to its end and returns its result; `on_text`, if given, sees the text so far after each
+    piece (how a caller shows a reply as it is written without giving up the result's counts)."""
+    text = []
+    while True:
+        try:
+            piece = next(pieces)
+        except StopIteration as done:
+            return done.value
+        if on_text is not None:
+            text.append(piece)
+            on_text("".join(text))

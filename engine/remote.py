@@ -28,7 +28,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -46,6 +46,7 @@ from engine.api import (
     InvalidRequestError,
     ModelNotFoundError,
     Stage,
+    drain,
 )
 
 logger = logging.getLogger(__name__)
@@ -298,10 +299,19 @@ class RemoteEngine:
         cancel: CancelToken | None = None,
     ) -> GenerationResult:
         """Runs one request to completion over a stream; a set `cancel` ends it with finish_reason "cancelled"."""
+        return drain(self.stream(request, on_progress, cancel))
+
+    def stream(
+        self,
+        request: GenerationRequest,
+        on_progress: Callable[[GenerationProgress], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Generator[str, None, GenerationResult]:
+        """Yields the text deltas in order; stops (without raising) once `cancel` is set. Returns the whole
+        result, as `generate` would have."""
         tally = _Tally()
         started = time.monotonic()
-        for _ in self._deltas(request, on_progress, cancel, tally):
-            pass
+        yield from self._deltas(request, on_progress, cancel, tally)
         ended = time.monotonic()
         usage = tally.usage or {}
         details = usage.get("prompt_tokens_details") or {}
@@ -327,15 +337,6 @@ class RemoteEngine:
             cached_prompt_tokens=int(cached or 0),
             extra=extra,
         )
-
-    def stream(
-        self,
-        request: GenerationRequest,
-        on_progress: Callable[[GenerationProgress], None] | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Iterator[str]:
-        """Yields the text deltas in order; stops (without raising) once `cancel` is set."""
-        yield from self._deltas(request, on_progress, cancel, _Tally())
 
     def count_tokens(self, text: str) -> int:
         """Counts tokens with, in order of preference, the tokenizer given to the constructor, the

@@ -33,5 +33,13 @@ class ScriptedEngine:
             on_progress(GenerationProgress(Stage.DECODE, 5, request.max_tokens))
         return GenerationResult(text, (1,) * 5, prompt_tokens, 5, "stop", prefill_seconds=0.01, decode_seconds=0.01)
 
+    piece_chars: int = 7  # stream() hands out the reply this many characters at a time
+    on_piece: object = None  # called with the text so far after each piece: a test looks at the world mid-stream
+
     def stream(self, request, on_progress=None, cancel=None):
-        yield self.generate(request, on_progress, cancel).text
+        result = self.generate(request, on_progress, cancel)
+        for at in range(0, len(result.text), self.piece_chars):
+            yield result.text[at:at + self.piece_chars]
+            if self.on_piece is not None:
+                self.on_piece(result.text[:at + self.piece_chars])
+        return result

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _MARKER = re.compile(r"\[Page (\d+)\]")
 MODEL = "scripted-reader"
+STREAM_PIECE_CHARS = 12
+STREAM_PAUSE_SECONDS = 0.3  # only follow-ups stream slowly enough to watch; a review is sent whole
 
 
 def _sentences(prompt: str) -> list[str]:
@@ -27,11 +30,19 @@ def _sentences(prompt: str) -> list[str]:
     return found
 
 
+def _schema(body: dict) -> dict:
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+
+
+def _is_review(body: dict) -> bool:
+    return "findings" in _schema(body).get("properties", {})
+
+
 def answer(body: dict) -> dict:
     prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
-    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+    schema = _schema(body)
     sentences = _sentences(prompt) or ["(no sentence found)"]
-    if "findings" in schema.get("properties", {}):
+    if _is_review(body):
         keys = schema["properties"]["findings"]["items"]["properties"]["item"]["enum"]
         findings = [{"item": key, "present": True, "answer": f"Stated in the document ({n + 1}).",
                      "quotes": [sentences[n % len(sentences)], "Words this document does not contain at all."][: 1 + (n == 0)],
@@ -65,10 +76,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-        if self.path.rstrip("/").endswith("/chat/completions"):
-            self._send(200, answer(body))
-        else:
+        if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": "not found"}})
+        elif body.get("stream"):
+            self._stream(answer(body), pause=0.0 if _is_review(body) else STREAM_PAUSE_SECONDS)
+        else:
+            self._send(200, answer(body))
+
+    def _stream(self, whole: dict, pause: float) -> None:
+        """Server-sent events as OpenAI's API sends them, a few characters at a time with a pause between, so a
+        page can be seen showing an answer before it is finished."""
+        content = whole["choices"][0]["message"]["content"]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.close_connection = True
+        chunk = {"id": whole["id"], "object": "chat.completion.chunk", "created": 0, "model": MODEL}
+        for at in range(0, len(content), STREAM_PIECE_CHARS):
+            delta = {"index": 0, "delta": {"content": content[at:at + STREAM_PIECE_CHARS]}, "finish_reason": None}
+            self._event({**chunk, "choices": [delta]})
+            time.sleep(pause)
+        self._event({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        self._event({**chunk, "choices": [], "usage": whole["usage"]})
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+    def _event(self, payload: dict) -> None:
+        self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+        self.wfile.flush()
 
 
 class ScriptedServer:

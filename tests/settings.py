@@ -9,6 +9,7 @@ import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/quire")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("QUIRE_CACHE_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("QUIRE_HTTPS", "false")
 os.environ.setdefault("QUIRE_MANIFEST_STATIC", "false")
 os.environ.setdefault("QUIRE_VAR_DIR", tempfile.mkdtemp(prefix="quire-test-"))

@@ -283,6 +283,17 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- Cache: rendered parts of report pages (webapp/reports/page_cache.py) ---------------------
+# Redis shares them between every web process and host; without Redis (the file broker), each process keeps its own.
+QUIRE_CACHE_URL = env_str("QUIRE_CACHE_URL", REDIS_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "locmem://")
+QUIRE_FRAGMENT_CACHE_SECONDS = env_int("QUIRE_FRAGMENT_CACHE_SECONDS", 3600)
+if QUIRE_CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": QUIRE_CACHE_URL,
+                          "KEY_PREFIX": "quire", "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "quire-parts",
+                          "OPTIONS": {"MAX_ENTRIES": 2000}}}
+
 # --- Ingestion --------------------------------------------------------------------------------
 # Each file is read in a child process bounded by these (see analysis/ingest/isolated.py).
 QUIRE_INGEST_MAX_PAGES = env_int("QUIRE_INGEST_MAX_PAGES", 5000)

@@ -4,7 +4,7 @@ decoding of generated ids into text with stop strings applied."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 
 from engine.api import (
     CancelledError,
@@ -13,6 +13,7 @@ from engine.api import (
     GenerationRequest,
     GenerationResult,
     InvalidRequestError,
+    drain,
 )
 from engine.local.structured import schema_of
 
@@ -62,19 +63,16 @@ class RunDrivenEngine:
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback = None,
                  cancel: CancelToken | None = None) -> GenerationResult:
         """A cancelled request returns what it had with finish_reason "cancelled" (stream() raises instead)."""
-        run = self._run(request, on_progress, cancel)
-        while True:
-            try:
-                next(run)
-            except StopIteration as done:
-                return done.value
+        return drain(self._run(request, on_progress, cancel))
 
     def stream(self, request: GenerationRequest, on_progress: ProgressCallback = None,
-               cancel: CancelToken | None = None) -> Iterator[str]:
-        """Text pieces as decoded; a cancelled request raises CancelledError after the pieces it produced."""
+               cancel: CancelToken | None = None) -> Generator[str, None, GenerationResult]:
+        """Text pieces as decoded, then the whole result as the generator's return value; a cancelled request
+        raises CancelledError after the pieces it produced."""
         result = yield from self._run(request, on_progress, cancel)
         if result.finish_reason == "cancelled":
             raise CancelledError(f"Cancelled after {result.generated_tokens} generated tokens.")
+        return result
 
     def _decode(self, tokens: list[int], stop: tuple[str, ...]) -> tuple[str, bool]:
         """The text of `tokens`, cut at the first stop string (and whether one was found)."""

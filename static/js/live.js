@@ -27,6 +27,13 @@
         el.textContent = doc.page_count === null ? "" : String(doc.page_count);
       }
     });
+    // Answers still being written (follow-up questions): each into its own element, as text.
+    if (doc.answers) {
+      Object.keys(doc.answers).forEach(function (id) {
+        var el = row.querySelector('[data-answer-for="' + CSS.escape(id) + '"]');
+        if (el) el.textContent = doc.answers[id];
+      });
+    }
     row.setAttribute("data-status", doc.status);
   }
 

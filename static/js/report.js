@@ -32,7 +32,15 @@
     var ids = (mark.getAttribute("data-findings") || "").split(" ").filter(Boolean);
     if (!ids.length) return;
     var first = document.getElementById(ids[0]);
-    if (!first) return;
+    if (!first) {
+      // The pane marks the quotes of every finding; this one is on another findings page: go there.
+      var pages = (mark.getAttribute("data-findings-pages") || "").split(" ");
+      var url = new URL(location.href);
+      url.searchParams.set("fpage", pages[0] || "1");
+      url.hash = ids[0];
+      location.assign(url.toString());
+      return;
+    }
     selectFinding(first, true);
     ids.forEach(function (id) { var f = document.getElementById(id); if (f) flash(f); });
   }
@@ -94,6 +102,11 @@
       if (e.key === "j" || e.key === "ArrowDown" && e.shiftKey) { e.preventDefault(); move(1); }
       else if (e.key === "k" || e.key === "ArrowUp" && e.shiftKey) { e.preventDefault(); move(-1); }
     });
+    // Arrived from a passage whose finding was on another findings page: select it.
+    if (location.hash.indexOf("#finding-") === 0) {
+      var arrived = document.getElementById(location.hash.slice(1));
+      if (arrived && arrived.classList.contains("finding")) { selectFinding(arrived, true); flash(arrived); }
+    }
     // Arrived from a link to a passage in another window of pages: show it.
     if (location.hash.indexOf("#passage-") === 0) {
       var key = location.hash.slice("#passage-".length);

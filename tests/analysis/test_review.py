@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import pytest
 
-from analysis.findings import output_schema, parse_findings
+from analysis.findings import output_schema, parse_findings, partial_answer
 from analysis.ingest.document import IngestedDocument
 from analysis.playbooks import BUILT_IN, PlaybookError, custom, from_dict, load
 from analysis.review import ReviewCancelledError, ReviewFailedError, ask_followup, plan_windows, review
@@ -144,6 +144,23 @@ def test_followup_answers_with_anchored_quotes():
     assert reply.answer == "New York law" and reply.quotes[0].verified and reply.quotes[0].pages == (2,)
     assert reply.prompt_tokens > 0
     assert engine.requests[0].messages[1].content.rstrip().endswith('["exact words", ...]}.')
+
+
+def test_followup_answer_is_handed_out_as_it_streams():
+    reply_text = '{"answer": "New York law, \\"as written\\"", "quotes": ["governed by the laws of the State of New York"]}'
+    engine, seen = ScriptedEngine([reply_text], piece_chars=5), []
+    reply = ask_followup(document(), "Which law governs?", engine, on_answer=seen.append)
+    assert reply.answer == 'New York law, "as written"' and reply.quotes[0].verified
+    assert seen[0] == "" and seen[-1] == reply.answer and len(set(seen)) > 4  # piece by piece, escapes decoded
+    assert all(reply.answer.startswith(s) for s in seen)  # never a word the final answer does not have
+    assert reply.prompt_tokens > 0  # the streamed result still reports its counts
+
+
+def test_partial_answer_reads_a_reply_still_being_written():
+    assert partial_answer('{"answer": "The term is thr') == "The term is thr"
+    assert partial_answer('{"answer": "done", "quotes": ["half a quo') == "done"
+    assert partial_answer("") == "" and partial_answer('{"ans') == "" and partial_answer("not json") == ""
+    assert partial_answer('{"answer": 12') == ""  # not a string: nothing to show
 
 
 def test_playbooks_load_validate_and_spell_cuad_categories_as_the_clause_finder():

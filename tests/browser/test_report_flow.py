@@ -103,6 +103,12 @@ def test_sign_up_upload_read_a_finding_ask_and_export(page, live_server, corpus,
 
     page.fill("#question", "Who are the parties?")
     page.click("form.ask button[type=submit]")
+    # The answer shows while the model is still writing (the scripted engine streams the reply over seconds)...
+    wait_until(page, "() => { const a = document.querySelector('.followup-queued [data-answer-for]');"
+                     " return !!a && a.textContent.trim().length > 0; }", timeout=60)
+    streamed = page.inner_text(".followup-queued [data-answer-for]")
+    assert "The document says so here.".startswith(streamed.strip()), streamed
+    # ...and the page reloads with the answer's checked quotes once it is done.
     wait_until(page, "() => !!document.querySelector('.followup-answered, .followup-failed')", timeout=60)
     assert page.locator(".followup-answered").count() == 1, (page.inner_text("#followups"), engine_stack.log()[-3000:])
     assert "The document says so here." in page.inner_text("#followups")

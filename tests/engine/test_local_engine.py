@@ -246,6 +246,11 @@ def test_stream_pieces_join_to_generated_text_and_stop_strings_cut(llama):
     request = GenerationRequest(prompt=prompt_of(llama, 200, seed=8), max_tokens=40)
     whole = llama.generate(request)
     assert "".join(llama.stream(request)) == whole.text
+    pieces = llama.stream(request)
+    with pytest.raises(StopIteration) as done:
+        while True:
+            next(pieces)
+    assert done.value.value.token_ids == whole.token_ids and done.value.value.prompt_tokens == whole.prompt_tokens
     assert len(whole.text) > 4
     stop = whole.text[2:4]
     cut = llama.generate(GenerationRequest(prompt=request.prompt, max_tokens=40, stop=(stop,)))

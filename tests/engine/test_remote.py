@@ -320,6 +320,17 @@ def test_stream_yields_deltas_in_order(server, make_engine):
     assert list(make_engine().stream(chat())) == ["One", ", two", ", three", "."]
 
 
+def test_stream_returns_the_whole_result_as_generate_would(server, make_engine):
+    server.script("/v1/chat/completions", Sse(answer_events(["One", ", two", "."]), delay_s=0.01))
+    pieces, seen = make_engine().stream(chat()), []
+    with pytest.raises(StopIteration) as done:
+        while True:
+            seen.append(next(pieces))
+    result = done.value.value
+    assert seen == ["One", ", two", "."] and result.text == "One, two." and result.finish_reason == "stop"
+    assert result.extra["engine"] == "remote" and result.extra["time_to_first_chunk_seconds"] >= 0
+
+
 def test_base_url_may_end_in_v1(server, make_engine):
     assert make_engine(base_url=server.url + "/v1/").generate(chat()).text == "Hello world"
 

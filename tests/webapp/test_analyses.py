@@ -219,6 +219,32 @@ def test_followups_are_answered_with_anchored_quotes_and_kept_for_the_workspace(
         followups.followup_ask(document=document, user=owner, question="   ")
 
 
+def test_a_followup_answer_shows_on_the_page_while_it_is_written(scripted, workspace, owner, login, monkeypatch):
+    document, _ = _ready_with_analysis(workspace, scripted)
+    asked = followups.followup_ask(document=document, user=owner, question="Which law governs?")
+    monkeypatch.setattr(followups, "ANSWER_WRITE_SECONDS", 0)
+    client = login(owner)
+    status_url = reverse("reports:followups_status", args=[document.id])
+    mid_stream = []
+
+    def look(text_so_far: str) -> None:  # what a reader polling the page sees, between two pieces of the reply
+        mid_stream.append((client.get(status_url).json(), client.get(reverse("reports:detail", args=[document.id]))))
+
+    scripted.on_piece = look
+    scripted.replies.append(json.dumps({"answer": "New York law, <b>plainly</b>.",
+                                        "quotes": ["governed by the laws of the State of New York"]}))
+    followups.followup_answer(followup_id=asked.id)
+    partial = [status["answers"][str(asked.id)] for status, _ in mid_stream if status["answers"]]
+    assert partial[-1] == "New York law, <b>plainly</b>." and len(set(partial)) > 2
+    assert all(status["terminal"] is False for status, _ in mid_stream)  # nothing final until the quotes are in
+    shown = mid_stream[-1][1].content.decode()  # the whole answer written, its quotes still to check
+    assert f'data-answer-for="{asked.id}"' in shown and "&lt;b&gt;" in shown and "<b>plainly" not in shown
+    asked.refresh_from_db()
+    assert asked.status == FollowUpStatus.ANSWERED and asked.anchors.get().verified
+    final = client.get(status_url).json()
+    assert final["terminal"] is True and final["answers"] == {}
+
+
 def test_report_page_shows_findings_marks_invented_quotes_and_escapes_what_the_model_wrote(scripted, workspace, owner, login):
     document, automatic = _ready_with_analysis(workspace, scripted)
     page = login(owner).get(reverse("reports:detail", args=[document.id])).content.decode()

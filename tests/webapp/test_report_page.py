@@ -41,10 +41,11 @@ def test_quotes_and_their_marked_passages_point_at_each_other(scripted, workspac
     page = login(owner).get(reverse("reports:detail", args=[document.id])).content.decode()
     law = analysis.findings.get(item="governing_law")
     anchor = law.anchors.get(verified=True)
-    marks = re.findall(r'<mark class="([^"]+)" data-keys="([^"]+)" data-findings="([^"]+)">(.*?)</mark>', page, re.S)
-    marked = {key: (css, findings, words) for css, keys, findings, words in marks for key in keys.split()}
-    css, findings, words = marked[f"a{anchor.pk}"]
-    assert "hl-finding" in css and findings == f"finding-{law.pk}"
+    marks = re.findall(r'<mark class="([^"]+)" data-keys="([^"]+)" data-findings="([^"]+)" data-findings-pages="([^"]+)">'
+                       r'(.*?)</mark>', page, re.S)
+    marked = {key: (css, findings, pages, words) for css, keys, findings, pages, words in marks for key in keys.split()}
+    css, findings, pages, words = marked[f"a{anchor.pk}"]
+    assert "hl-finding" in css and findings == f"finding-{law.pk}" and pages == "1"
     assert " ".join(words.split()) == "governed by the laws of the State of New York"
     assert f'id="finding-{law.pk}"' in page and f'data-key="a{anchor.pk}"' in page and "js/report.js" in page
     assert page.count('class="doc-page"') == DocumentPage.objects.filter(document=document).count()
@@ -122,7 +123,7 @@ def test_pdf_page_images_are_drawn_cached_and_served_only_to_members(workspace, 
     assert login(owner).get(reverse("documents:page_image", args=[text_doc.id, 1])).status_code == 404
 
 
-def test_findings_come_fifty_a_page_and_only_the_shown_ones_are_marked(scripted, workspace, owner, login):  # noqa: F811
+def test_findings_come_fifty_a_page_and_the_pane_marks_every_page_of_them(scripted, workspace, owner, login):  # noqa: F811
     from webapp.reports.models import Anchor, Finding
 
     document, analysis = _ready_with_analysis(workspace, scripted)
@@ -137,7 +138,19 @@ def test_findings_come_fifty_a_page_and_only_the_shown_ones_are_marked(scripted,
     assert first.count('<li class="finding ') == 50 and "120 findings, 50 a page" in first
     last = client.get(url, {"fpage": "3"}).content.decode()
     assert last.count('<li class="finding ') == 20
-    marked = set(re.findall(r'data-findings="([^"]+)"', last))
-    shown = set(re.findall(r'<li class="finding [^"]*" id="(finding-\d+)"', last))
-    assert {f for group in marked for f in group.split()} <= shown  # marks point only at findings on the page
+    # The pane is the same whichever findings page is shown, and each mark names the findings page of each of its
+    # findings, so a click on one that page 3 does not show can go to the page that does.
+    assert _document_pages(first) == _document_pages(last)
+    page_of = {}
+    for findings, pages in re.findall(r'data-findings="([^"]+)" data-findings-pages="([^"]+)"', last):
+        page_of.update(zip(findings.split(), map(int, pages.split())))
+    assert len(page_of) == analysis.findings.filter(anchors__verified=True).distinct().count()  # every one of them
+    for number, html in ((1, first), (3, last)):
+        shown = re.findall(r'<li class="finding [^"]*" id="(finding-\d+)"', html)
+        assert all(page_of[f] == number for f in shown if f in page_of)
+    assert {page_of[f] for f in page_of} == {1, 2, 3}
     assert client.get(url, {"fpage": "999"}).status_code == 200 and client.get(url, {"fpage": "x"}).status_code == 200
+
+
+def _document_pages(html: str) -> str:
+    return html[html.index('<article class="doc-page"'):html.rindex("</article>")]

@@ -46,3 +46,15 @@ def test_empty_variables_mean_the_default():
         capture_output=True, text=True, timeout=60,
     )
     assert result.stdout.split() == ["django.core.mail.backends.console.EmailBackend", "UTC", "media"], result.stderr
+
+
+def test_the_report_page_cache_is_shared_redis_with_a_redis_broker_and_process_memory_without():
+    code = "from django.conf import settings as s; print(s.CACHES['default']['BACKEND'].rsplit('.', 1)[-1])"
+    backends = []
+    for broker in ("redis://127.0.0.1:6379/3", "filesystem://"):
+        result = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {code}"],
+            cwd=REPO, env=_production_env(CELERY_BROKER_URL=broker), capture_output=True, text=True, timeout=60,
+        )
+        backends.append(result.stdout.strip() or result.stderr)
+    assert backends == ["RedisCache", "LocMemCache"]

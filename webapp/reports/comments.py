@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from analysis.errors import QuireError
-from webapp.reports.models import Finding, FindingComment, ReviewState
+from webapp.reports.models import Analysis, Finding, FindingComment, ReviewState
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
 
@@ -24,7 +24,9 @@ def finding_comment(*, finding: Finding, user, text: str) -> FindingComment:
         raise CommentRefusedError("Write a comment first.")
     if len(text) > MAX_COMMENT_CHARS:
         raise CommentRefusedError(f"A comment is at most {MAX_COMMENT_CHARS} characters.")
-    return FindingComment.objects.create(finding=finding, author=user, text=text)
+    comment = FindingComment.objects.create(finding=finding, author=user, text=text)
+    _analysis_changed(finding)
+    return comment
 
 
 def finding_set_review_state(*, finding: Finding, user, state: str) -> None:
@@ -32,3 +34,9 @@ def finding_set_review_state(*, finding: Finding, user, state: str) -> None:
     if state not in ReviewState.values:
         raise CommentRefusedError(f"A finding is {', '.join(ReviewState.values)}; not {state[:20]!r}.")
     Finding.objects.filter(pk=finding.pk).update(review_state=state, reviewed_by=user, reviewed_at=timezone.now())
+    _analysis_changed(finding)
+
+
+def _analysis_changed(finding: Finding) -> None:
+    """The report page keeps drawn findings under the analysis's updated_at (page_cache.py): a new one redraws."""
+    Analysis.objects.filter(pk=finding.analysis_id).update(updated_at=timezone.now())

@@ -19,6 +19,7 @@ class Span:
     key: str  # "a<anchor id>" for a model quote, "fp<n>" for a first-pass passage
     layer: str  # "finding" or "first-pass"
     finding: str = ""  # the finding's element id, for a model quote
+    findings_page: int = 0  # the findings page that shows that finding
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Segment:
     keys: tuple[str, ...]
     layers: tuple[str, ...]
     findings: tuple[str, ...]
+    findings_pages: tuple[int, ...] = ()  # for each of `findings`, the findings page that shows it
 
     @property
     def css(self) -> str:
@@ -44,6 +46,7 @@ class Box:
     keys: tuple[str, ...]
     layers: tuple[str, ...]
     findings: tuple[str, ...]
+    findings_pages: tuple[int, ...] = ()
 
     @property
     def css(self) -> str:
@@ -84,10 +87,15 @@ def _segments(text: str, start: int, end: int, spans: list[Span]) -> tuple[Segme
         if right <= left:
             continue
         covering = [s for s in inside if s.start <= left and s.end >= right]
+        findings = _findings_of(covering)
         out.append(Segment(text=text[left:right], keys=tuple(s.key for s in covering),
                            layers=tuple(sorted({s.layer for s in covering})),
-                           findings=tuple(dict.fromkeys(s.finding for s in covering if s.finding))))
+                           findings=tuple(findings), findings_pages=tuple(findings.values())))
     return tuple(out)
+
+
+def _findings_of(covering: list[Span]) -> dict[str, int]:
+    return {s.finding: s.findings_page for s in covering if s.finding}
 
 
 def _boxes(page, spans: list[Span]) -> tuple[Box, ...]:
@@ -101,10 +109,11 @@ def _boxes(page, spans: list[Span]) -> tuple[Box, ...]:
         covering = [s for s in inside if s.start < end and s.end > start]
         if not covering:
             continue
+        findings = _findings_of(covering)
         boxes.append(Box(left=100 * x0 / page.width, top=100 * y0 / page.height, width=100 * (x1 - x0) / page.width,
                          height=100 * (y1 - y0) / page.height, keys=tuple(s.key for s in covering),
                          layers=tuple(sorted({s.layer for s in covering})),
-                         findings=tuple(dict.fromkeys(s.finding for s in covering if s.finding))))
+                         findings=tuple(findings), findings_pages=tuple(findings.values())))
     return tuple(boxes)
 
 
@@ -115,6 +124,22 @@ def window_start(requested, total: int) -> int:
         return 1
     first = min(max(1, first), max(1, total))
     return ((first - 1) // PAGES_PER_WINDOW) * PAGES_PER_WINDOW + 1
+
+
+@dataclass(frozen=True)
+class PaneWindow:
+    """Which pages the pane shows, known without reading them (the pane's header and pager)."""
+
+    first: int
+    last: int
+    total: int
+    window_starts: tuple[int, ...]
+
+
+def pane_window(requested, total: int) -> PaneWindow:
+    first = window_start(requested, total)
+    return PaneWindow(first=first, last=min(total, first + PAGES_PER_WINDOW - 1), total=total,
+                      window_starts=tuple(range(1, total + 1, PAGES_PER_WINDOW)))
 
 
 def document_pane(*, text: str, pages, total: int, spans: list[Span], first_page=1, images: bool = False) -> DocumentPane:

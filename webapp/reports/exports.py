@@ -14,7 +14,7 @@ from analysis.exports import FORMATS, SCHEMA_VERSION, render
 from webapp.audit.models import AuditAction
 from webapp.audit.services import audit_record
 from webapp.documents.models import Document
-from webapp.reports.findings_view import RISK_LEVELS, member_label
+from webapp.reports.findings_view import findings_filter, member_label
 from webapp.reports.models import Analysis, AnalysisStatus
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
@@ -44,14 +44,11 @@ def export_report_dict(*, analysis: Analysis, category: str = "", risk: str = ""
     """The JSON export of `analysis`, with the page's filters applied (and recorded in it)."""
     document = analysis.document
     text = Document.objects.values_list("text", flat=True).get(pk=document.pk)
-    risk = risk if risk in RISK_LEVELS else ""
+    chosen = findings_filter(findings=analysis.findings.all(), category=category, risk=risk, verified_only=verified_only)
+    category, risk = chosen.category, chosen.risk
     findings = []
-    for finding in analysis.findings.prefetch_related("anchors", "comments__author"):
-        if (category and finding.category != category) or (risk and finding.risk != risk):
-            continue
+    for finding in chosen.kept.prefetch_related("anchors", "comments__author"):
         quotes = [a for a in finding.anchors.all() if a.verified or not verified_only]
-        if verified_only and not quotes:
-            continue
         findings.append({
             "item": finding.item, "category": finding.category, "present": finding.present, "answer": finding.answer,
             "risk": finding.risk, "risk_note": finding.risk_note, "review_state": finding.review_state,

@@ -65,6 +65,7 @@ class FindingRow:
 
 @dataclass(frozen=True)
 class FollowUpRow:
+    id: str
     question: str
     status: str
     answer: str
@@ -92,12 +93,12 @@ class FindingsPage:
     def page_numbers(self) -> range:
         return range(1, self.page_count + 1)
 
-    def followup(self, asked) -> FollowUpRow:
-        share = round(100 * asked.cached_prompt_tokens / asked.prompt_tokens) if asked.prompt_tokens else None
-        return FollowUpRow(question=asked.question, status=asked.status, answer=asked.answer, error=asked.error_message,
-                           asked_by=member_label(asked.asked_by),
-                           created_at=asked.created_at, cached_percent=share,
-                           quotes=tuple(_quote(a, self.text) for a in asked.anchors.all()))
+
+def followup_row(asked, text: str) -> FollowUpRow:
+    share = round(100 * asked.cached_prompt_tokens / asked.prompt_tokens) if asked.prompt_tokens else None
+    return FollowUpRow(id=str(asked.pk), question=asked.question, status=asked.status, answer=asked.answer, error=asked.error_message,
+                       asked_by=member_label(asked.asked_by), created_at=asked.created_at, cached_percent=share,
+                       quotes=tuple(_quote(a, text) for a in asked.anchors.all()))
 
 
 def member_label(user) -> str:
@@ -111,11 +112,20 @@ def _quote(anchor, text: str) -> QuoteRow:
                     passage=shown, exact=anchor.exact, score=anchor.score)
 
 
-def findings_page(*, analysis: Analysis | None, findings, text: str, category: str = "", risk: str = "",
-                  verified_only: bool = False, page="1") -> FindingsPage:
-    """`findings`: a queryset of the analysis's findings. Filtering, ordering (present first, the riskiest on top,
-    then playbook order), counting and paging happen in the database; only the shown page's findings, quotes and
-    comments are loaded and cut from the text, so a report with thousands of findings stays fast."""
+@dataclass(frozen=True)
+class FindingsFilter:
+    """The page's findings filters, checked, and the findings they keep in the order the page shows them."""
+
+    kept: object  # queryset of findings
+    anchors: object  # queryset of the anchors the page shows (verified only, when asked)
+    categories: tuple[str, ...]
+    category: str
+    risk: str
+    verified_only: bool
+
+
+def findings_filter(*, findings, category: str = "", risk: str = "", verified_only: bool = False) -> FindingsFilter:
+    """Filtering and ordering (present first, the riskiest on top, then playbook order) happen in the database."""
     categories = tuple(dict.fromkeys(findings.order_by("position").values_list("category", flat=True)))
     category = category if category in categories else ""
     risk = risk if risk in RISK_LEVELS else ""
@@ -129,7 +139,38 @@ def findings_page(*, analysis: Analysis | None, findings, text: str, category: s
         kept = kept.filter(Exists(anchors.filter(finding=OuterRef("pk"))))
     rank = Case(*(When(present=True, risk=level, then=Value(n)) for n, level in enumerate(RISK_LEVELS)),
                 default=Value(len(RISK_LEVELS)), output_field=IntegerField())
-    kept = kept.order_by("-present", rank, "position")
+    return FindingsFilter(kept=kept.order_by("-present", rank, "position"), anchors=anchors, categories=categories,
+                          category=category, risk=risk, verified_only=verified_only)
+
+
+@dataclass(frozen=True)
+class QuoteMark:
+    """A verified quote of a kept finding, for the document pane: the pane marks every one, whichever findings
+    page the reader is on, and a click on a finding that page does not show goes to the page that does."""
+
+    key: str
+    start: int
+    end: int
+    finding: str  # the finding's element id
+    findings_page: int
+
+
+def quote_marks(chosen: FindingsFilter) -> tuple[QuoteMark, ...]:
+    order = {pk: n // PER_PAGE + 1 for n, pk in enumerate(chosen.kept.values_list("pk", flat=True))}
+    rows = (Anchor.objects.filter(finding__in=chosen.kept.order_by().values("pk"), verified=True, start__isnull=False,
+                                  end__isnull=False)
+            .order_by("start", "pk").values_list("pk", "start", "end", "finding_id"))
+    return tuple(QuoteMark(f"a{pk}", start, end, f"finding-{finding}", order[finding])
+                 for pk, start, end, finding in rows if finding in order)
+
+
+def findings_page(*, analysis: Analysis | None, findings, text: str, category: str = "", risk: str = "",
+                  verified_only: bool = False, page="1") -> FindingsPage:
+    """`findings`: a queryset of the analysis's findings. Filtering, ordering, counting and paging happen in the
+    database; only the shown page's findings, quotes and comments are loaded and cut from the text, so a report
+    with thousands of findings stays fast."""
+    chosen = findings_filter(findings=findings, category=category, risk=risk, verified_only=verified_only)
+    kept, anchors = chosen.kept, chosen.anchors
     total = kept.count()
     pages = max(1, -(-total // PER_PAGE))
     try:
@@ -145,5 +186,6 @@ def findings_page(*, analysis: Analysis | None, findings, text: str, category: s
     quoted = anchors.filter(finding__in=kept.order_by().values("pk")).aggregate(
         quotes=Count("pk"), unverified=Count("pk", filter=Q(verified=False)))
     counts = {"findings": total, "present": kept.filter(present=True).count(), **quoted}
-    return FindingsPage(analysis=analysis, rows=rows, categories=categories, category=category, risk=risk,
-                        verified_only=verified_only, text=text, page_number=number, page_count=pages, counts=counts)
+    return FindingsPage(analysis=analysis, rows=rows, categories=chosen.categories, category=chosen.category,
+                        risk=chosen.risk, verified_only=verified_only, text=text, page_number=number,
+                        page_count=pages, counts=counts)

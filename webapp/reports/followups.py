@@ -8,6 +8,7 @@ kept per document and shown to the whole workspace.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 MAX_OPEN_PER_DOCUMENT = 5  # unanswered questions one document may have queued at once
+ANSWER_WRITE_SECONDS = 0.4  # how often an answer being written is saved for the page (which polls every 1.5 s)
 
 
 def followup_ask(*, document: Document, user, question: str) -> FollowUp:
@@ -73,7 +75,8 @@ def followup_answer(*, followup_id) -> None:
         if engine is None:
             raise AnalysisRefusedError("No language-model engine is configured (QUIRE_ENGINE=none).")
         document = Document.objects.get(pk=asked.document_id)
-        reply = ask_followup(document_as_ingested(document), asked.question, engine)
+        reply = ask_followup(document_as_ingested(document), asked.question, engine,
+                             on_answer=_AnswerSoFar(followup_id))
     except (QuireError, EngineError) as error:
         _fail(followup_id, error.message)
         return
@@ -93,6 +96,21 @@ def followup_answer(*, followup_id) -> None:
         row.model_id = model_label(reply.model_id) or row.model_id
         row.test_model = row.test_model or engine_is_test_model()  # the worker's settings name the model it ran
         row.save()
+
+
+class _AnswerSoFar:
+    """Keeps the answer being written on the row (at most every ANSWER_WRITE_SECONDS), so the report page can show
+    it arriving; the row stays queued, and the finished answer with its quotes replaces it."""
+
+    def __init__(self, followup_id):
+        self.followup_id, self.written, self.at = followup_id, "", 0.0
+
+    def __call__(self, answer: str) -> None:
+        now = time.monotonic()
+        if answer == self.written or now - self.at < ANSWER_WRITE_SECONDS:
+            return
+        FollowUp.objects.filter(pk=self.followup_id, status=FollowUpStatus.QUEUED).update(answer=answer)
+        self.written, self.at = answer, now
 
 
 def followup_fail_internal(*, followup_id) -> None:

@@ -144,7 +144,7 @@ class FollowUp(models.Model):
                                  related_name="+")
     question = models.TextField()
     status = models.CharField(max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.QUEUED)
-    answer = models.TextField(blank=True)
+    answer = models.TextField(blank=True)  # while queued: the answer so far, as the model writes it
     error_message = models.TextField(blank=True)
     model_id = models.CharField(max_length=200, blank=True)
     test_model = models.BooleanField(default=False)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import Http404
 
 from webapp.reports.models import Analysis, Finding, FollowUp, Report
 from webapp.workspaces import permissions
 
 
-def report_get_for_document(*, user, document_id) -> Report:
+def report_get_for_document(*, user, document_id, with_first_pass: bool = True) -> Report:
+    """`with_first_pass=False` leaves the first pass (tens of KB of JSON) to be read on first use: the report page
+    reads it only when its cached first-pass part is missing."""
     report = (
         permissions.visible_to(Report.objects.all(), user=user, workspace_field="document__workspace")
         .select_related("document", "document__workspace")
-        .defer("document__text")
+        .defer("document__text", *(() if with_first_pass else ("first_pass",)))
+        .annotate(first_pass_available=ExpressionWrapper(Q(first_pass__has_key="format") & ~Q(first_pass__has_key="error"),
+                                                         output_field=BooleanField()))
         .filter(document_id=document_id)
         .first()
     )
