@@ -165,18 +165,16 @@ def quote_marks(chosen: FindingsFilter) -> tuple[QuoteMark, ...]:
 
 
 def findings_page(*, analysis: Analysis | None, findings, text: str, category: str = "", risk: str = "",
-                  verified_only: bool = False, page="1") -> FindingsPage:
-    """`findings`: a queryset of the analysis's findings. Filtering, ordering, counting and paging happen in the
-    database; only the shown page's findings, quotes and comments are loaded and cut from the text, so a report
-    with thousands of findings stays fast."""
+                  verified_only: bool = False, page: int = 1) -> FindingsPage:
+    """`findings`: a queryset of the analysis's findings; `page`: the findings page asked for (from 1; one past the
+    last shows the last). Filtering, ordering, counting and paging happen in the database; only the shown page's
+    findings, quotes and comments are loaded and cut from the text, so a report with thousands of findings stays
+    fast."""
     chosen = findings_filter(findings=findings, category=category, risk=risk, verified_only=verified_only)
     kept, anchors = chosen.kept, chosen.anchors
-    total = kept.count()
-    pages = max(1, -(-total // PER_PAGE))
-    try:
-        number = min(max(1, int(page)), pages)
-    except (TypeError, ValueError):
-        number = 1
+    counted = kept.aggregate(findings=Count("pk"), present=Count("pk", filter=Q(present=True)))
+    pages = max(1, -(-counted["findings"] // PER_PAGE))
+    number = min(max(1, page), pages)
     shown = kept[(number - 1) * PER_PAGE:number * PER_PAGE].prefetch_related(
         Prefetch("anchors", queryset=anchors.order_by("position")), "comments__author")
     rows = tuple(FindingRow(found.pk, found.category, found.present, found.answer, found.risk, found.risk_note,
@@ -185,7 +183,7 @@ def findings_page(*, analysis: Analysis | None, findings, text: str, category: s
                  for found in shown)
     quoted = anchors.filter(finding__in=kept.order_by().values("pk")).aggregate(
         quotes=Count("pk"), unverified=Count("pk", filter=Q(verified=False)))
-    counts = {"findings": total, "present": kept.filter(present=True).count(), **quoted}
+    counts = {**counted, **quoted}
     return FindingsPage(analysis=analysis, rows=rows, categories=chosen.categories, category=chosen.category,
                         risk=chosen.risk, verified_only=verified_only, text=text, page_number=number,
                         page_count=pages, counts=counts)
