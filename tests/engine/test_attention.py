@@ -62,17 +62,52 @@ def test_sliding_window_models_keep_sdpa():
     assert not attention.supported(Qwen2Config(), "cuda")
 
 
-def test_engine_on_cpu_uses_it_and_the_batch_builds_no_mask(tiny_dirs):
+def test_engine_on_cpu_uses_it_and_the_batch_builds_no_mask(tiny_dirs, monkeypatch):
     from engine.api import GenerationRequest
     from engine.local import LocalEngine
 
+    decode_reads = []
+    attend_pages = attention.attend_pages
+    monkeypatch.setattr(attention, "attend_pages", lambda *args, **kw: decode_reads.append(1) or attend_pages(*args, **kw))
     with LocalEngine.from_pretrained(tiny_dirs["llama"], memory_budget_bytes=64 << 20) as engine:
         assert engine.model.config._attn_implementation == attention.NAME
         result = engine.generate(GenerationRequest(prompt="The lessee shall pay rent " * 20, max_tokens=4))
         assert result.generated_tokens == 4
+        # The three decode steps after the first token read their pages in place, in every layer.
+        assert len(decode_reads) == 3 * engine.model.config.num_hidden_layers
         processor = engine._batch.manager.batch_processor
         assert processor.inputs_and_outputs.attention_mask is None  # sdpa would hold max_batch_tokens x cache here
         config = engine.model.config
         head_dim = config.hidden_size // config.num_attention_heads
         # The plan counts only the KV read back per cached token: no mask row, no KV repeated per query head.
         assert engine.plan.overhead_bytes_per_token == 2 * config.num_key_value_heads * head_dim * 4
+
+
+@pytest.mark.parametrize(
+    ("pages", "length", "copies"),
+    [
+        (list(range(2, 2 + 4 * 7, 4)), 7 * 16, False),  # consecutive blocks of one layer (interleaved layers: step 4)
+        (list(range(26, 1, -4)), 6 * 16 + 5, False),  # handed out top down, the last page partly written
+        ([9], 3, False),  # shorter than a page
+        ([0, 4, 8, 21, 22, 23, 7], 7 * 16, False),  # shared-prefix pages, then fresh ones elsewhere
+        ([(37 * i) % 64 for i in range(40)], 39 * 16 + 1, True),  # no even runs worth a call each: one copy
+    ],
+    ids=["even", "descending-tail", "one-partial-page", "mixed-runs", "scattered"],
+)
+def test_decode_reads_pages_in_place_like_the_gathered_history(pages, length, copies):
+    torch.manual_seed(2)
+    page_size, kv_heads, heads, dim = 16, 2, 8, 32
+    k_pages = torch.randn(64, page_size, kv_heads, dim)
+    v_pages = torch.randn(64, page_size, kv_heads, dim)
+    rows = torch.cat([torch.arange(p * page_size, (p + 1) * page_size) for p in pages])[:length]
+    assert (attention.plan_pages(rows, page_size).scattered is not None) == copies
+    query = torch.randn(heads, dim)
+    got = attention.attend_pages(query, k_pages, v_pages, attention.plan_pages(rows, page_size), scale=None)
+    keys = k_pages.flatten(0, 1)[rows].transpose(0, 1)  # (KH, length, D): what the library's gather returns
+    values = v_pages.flatten(0, 1)[rows].transpose(0, 1)
+    want = reference(query[:, None], keys, values)[0]
+    torch.testing.assert_close(got, want, atol=2e-5, rtol=1e-4)
+
+
+def test_even_runs_read_descending_pages_as_ascending_slices():
+    assert attention._even_runs([30, 26, 22, 18, 5, 6, 7, 40]) == [(18, 4, 4), (5, 1, 3), (40, 1, 1)]
