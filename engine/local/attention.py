@@ -1,5 +1,6 @@
 """Attention for the paged cache on CPU without a mask: each sequence's queries attend to its own keys, the
-earlier ones in one unmasked pass and the new ones in one causal pass, merged by their log-sum-exp.
+earlier ones in one unmasked pass and the new ones in one causal pass, merged by their log-sum-exp. A decode
+step (one new token per sequence) reads the keys where they lie in the pages, without copying them out.
 
 Why not transformers' "sdpa" under continuous batching: it builds one float mask of max_batch_tokens x
 (whole cache + batch) at start-up and, for every prefill chunk, repeats the KV heads of the whole history to
