@@ -11,7 +11,7 @@ from django.urls import reverse
 from tests import factories
 from tests.webapp.test_analyses import _ready_with_analysis, scripted  # noqa: F401 - the fixture
 from webapp.documents.models import Document, DocumentPage, DocumentStatus
-from webapp.reports.document_pane import PAGES_PER_WINDOW, Span, _segments, document_pane
+from webapp.reports.document_pane import PAGES_PER_WINDOW, Span, _segments, document_pane, pane_window
 
 
 def test_segments_split_at_every_span_boundary_and_keep_overlaps():
@@ -30,10 +30,11 @@ def test_the_pane_shows_a_window_of_pages_and_the_pager_reaches_every_window():
             self.number, self.start, self.end, self.estimated = number, (number - 1) * 10, number * 10, False
 
     text = "".join(f"page {n:04d}." for n in range(1, 31))
-    pane = document_pane(text=text, pages=[Row(n) for n in range(1, 31)], total=30, spans=[], first_page="14")
-    assert (pane.first, pane.last, pane.total) == (13, 24, 30) and len(pane.pages) == PAGES_PER_WINDOW
-    assert pane.window_starts == (1, 13, 25)
-    assert document_pane(text=text, pages=[Row(n) for n in range(1, 31)], total=30, spans=[], first_page="junk").first == 1
+    pane = document_pane(text=text, pages=[Row(n) for n in range(1, 31)], window=pane_window("14", 30), spans=[])
+    assert (pane.window.first, pane.window.last, pane.window.total) == (13, 24, 30)
+    assert [p.number for p in pane.pages] == list(range(13, 25)) and len(pane.pages) == PAGES_PER_WINDOW
+    assert pane.window.window_starts == (1, 13, 25)
+    assert pane_window("junk", 30).first == 1
 
 
 def test_quotes_and_their_marked_passages_point_at_each_other(scripted, workspace, owner, login):  # noqa: F811

@@ -67,16 +67,6 @@ class PageView:
     boxes: tuple[Box, ...] = ()
 
 
-@dataclass(frozen=True)
-class DocumentPane:
-    pages: tuple[PageView, ...]
-    first: int  # first page shown
-    last: int
-    total: int
-    window_starts: tuple[int, ...]  # the first page of every window, for the pager
-
-    def window_of(self, page: int) -> int:
-        return max(1, ((page - 1) // PAGES_PER_WINDOW) * PAGES_PER_WINDOW + 1)
 
 
 def _segments(text: str, start: int, end: int, spans: list[Span]) -> tuple[Segment, ...]:
@@ -142,16 +132,20 @@ def pane_window(requested, total: int) -> PaneWindow:
                       window_starts=tuple(range(1, total + 1, PAGES_PER_WINDOW)))
 
 
-def document_pane(*, text: str, pages, total: int, spans: list[Span], first_page=1, images: bool = False) -> DocumentPane:
+@dataclass(frozen=True)
+class DocumentPane:
+    window: PaneWindow
+    pages: tuple[PageView, ...]
+
+
+def document_pane(*, text: str, pages, window: PaneWindow, spans: list[Span], images: bool = False) -> DocumentPane:
     """`pages`: a queryset (or list) of the document's page rows (number, start, end, estimated; width, height and
     lines for `images`); only the window's rows are read."""
-    first = window_start(first_page, total)
     if hasattr(pages, "filter"):
-        pages = pages.filter(number__gte=first, number__lt=first + PAGES_PER_WINDOW)
-    shown = [p for p in pages if first <= p.number < first + PAGES_PER_WINDOW]
+        pages = pages.filter(number__gte=window.first, number__lte=window.last)
+    shown = [p for p in pages if window.first <= p.number <= window.last]
     views = tuple(PageView(number=p.number, segments=_segments(text, p.start, p.end, spans), estimated=p.estimated,
                            width=p.width if images else None, height=p.height if images else None,
                            boxes=_boxes(p, spans) if images else ())
                   for p in shown)
-    return DocumentPane(pages=views, first=first, last=shown[-1].number if shown else first, total=total,
-                        window_starts=tuple(range(1, total + 1, PAGES_PER_WINDOW)))
+    return DocumentPane(window=window, pages=views)

@@ -2,7 +2,7 @@
 each drawn only when the cache does not already hold it for this query (page_cache.py says why that is safe).
 
 The inputs are computed lazily and shared: a page drawn from the cache reads neither the document's text nor its
-findings; a page that must draw the pane computes the findings page once for both the pane's marks and the list.
+findings; a page that draws several parts reads the text once.
 """
 
 from __future__ import annotations
@@ -59,9 +59,14 @@ class ReportParts:
         return first_pass_page(stored=stored, text=self.text if stored else "", category=self.query.get("category", ""),
                                min_score=self.query.get("min_score", ""), kind=self.query.get("kind", ""))
 
+    @property
+    def shown_ready(self) -> bool:
+        """Whether the shown analysis has findings to list and mark."""
+        return self.shown is not None and self.shown.status == "ready"
+
     @cached_property
     def findings(self) -> FindingsPage:
-        ready = self.shown is not None and self.shown.status == "ready"
+        ready = self.shown_ready
         return findings_page(
             analysis=self.shown, findings=analysis_findings(analysis=self.shown) if ready else Finding.objects.none(),
             text=self.text if ready else "", category=self.query.get("finding_category", ""),
@@ -108,12 +113,11 @@ class ReportParts:
         images = self.document.kind == "pdf"
         rows = self.document.pages.only("document", "number", "start", "end", "estimated",
                                         *(("width", "height", "lines") if images else ()))
-        pane = document_pane(text=self.text, pages=rows, total=self.window.total, spans=self._marked_spans(),
-                             first_page=self.window.first, images=images)
+        pane = document_pane(text=self.text, pages=rows, window=self.window, spans=self._marked_spans(), images=images)
         return render_to_string("reports/_document_pages.html", {"pane": pane, "document": self.document})
 
     def _draw_findings(self) -> str:
-        if self.shown is None or self.shown.status != "ready":
+        if not self.shown_ready:
             return ""
         return render_to_string("reports/_analysis_findings.html", {
             "shown": self.shown, "findings": self.findings, "can_export": self.can_export,
@@ -129,7 +133,7 @@ class ReportParts:
         """What the document pane marks: the verified quotes of every finding the filters keep (on any findings
         page), and the first pass's passages (a layer the reader switches on)."""
         spans = []
-        if self.shown is not None and self.shown.status == "ready":
+        if self.shown_ready:
             chosen = findings_filter(findings=analysis_findings(analysis=self.shown),
                                      category=self.query.get("finding_category", ""), risk=self.query.get("risk", ""),
                                      verified_only=self.query.get("verified") == "1")
