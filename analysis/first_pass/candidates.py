@@ -52,6 +52,15 @@ _AGREEMENT_NAME = re.compile(
     r"(?:\s+(?:No\.\s*\d+|NO\.\s*\d+))?\b")
 _NAMEISH = re.compile(r"(?:[A-Z][\w.&'\u2019-]*(?:,?\s+(?:Inc|LLC|Ltd|Corp|Corporation|Co|S\.A|AG|plc|L\.P|LLP|N\.V|GmbH)\.?)?\s+){0,5}"
                       r"[A-Z][\w.&'\u2019-]*(?:,?\s+(?:Inc|LLC|Ltd|Corp|Corporation|Co|S\.A|AG|plc|L\.P|LLP|N\.V|GmbH)\.?)?")
+# Dates as contracts leave them before signing or as PDF text breaks them, which the key-term reader cannot
+# normalise and so does not return: "March ___, 1999", "the 1s t day of October 2008", "July 11 , 2006",
+# "as of , 2020". CUAD labels them as Agreement and Effective Dates all the same.
+_MONTH_NAME = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+               r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?")
+_LOOSE_DAY = r"(?:\d{1,2}\s?(?:s\s?t|n\s?d|r\s?d|t\s?h)?|_+)"
+_LOOSE_DATE = re.compile(
+    rf"(?:(?:\b{_LOOSE_DAY}\s*)?\bday\s+of\s*(?:{_MONTH_NAME}|_+)?|\b{_MONTH_NAME}\s*{_LOOSE_DAY}?)\s*,?\s*(?:19|20)\d\d\b"
+    r"|(?<=\s),\s?(?:19|20)\d\d\b", re.IGNORECASE)
 _QUOTED_NAME = re.compile(r"[\"\u201c](?P<name>[A-Z][^\"\u201d\n]{0,40}?)[\"\u201d]")
 
 
@@ -115,6 +124,8 @@ def candidates(text: str, *, found_sections: tuple[Section, ...] | None = None,
         add(match.start(), match.end(), Kind.TITLE)
     for term in dates(text) if found_dates is None else found_dates:
         add(term.start, term.end, Kind.TERM)
+    for match in _LOOSE_DATE.finditer(text):
+        add(match.start(), match.end(), Kind.TERM)
     for match in _QUOTED_NAME.finditer(head):
         add(match.start("name"), match.end("name"), Kind.NAME)
     preamble_end = min(len(text), _HEAD_CHARS)

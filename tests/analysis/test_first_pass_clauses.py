@@ -114,3 +114,66 @@ def test_model_categories_are_spelled_as_cuads_labels(corpus):
     labels = json.loads((corpus / (ADIA + ".labels.json")).read_text())["labels"]
     assert sorted(clause_model.ClauseModel.load().categories) == sorted(labels)
     assert clause_model.categories(corpus) == clause_model.ClauseModel.load().categories
+
+
+def test_a_passage_overlapping_a_better_one_is_marked_down_once_per_overlap():
+    from analysis.first_pass.candidates import Candidate
+
+    # A section (0-100), a sentence inside it (0-40), a window over both (0-60), and a passage elsewhere.
+    found = [Candidate(0, 100, "section", ""), Candidate(0, 40, "sentence", ""), Candidate(0, 60, "window", ""),
+             Candidate(200, 240, "sentence", "")]
+    order = np.arange(4)
+    raw = np.array([0.9, 0.8, 0.7, 0.6])
+    out = clause_model.suppress_overlaps(found, order, raw)
+    factor = clause_model.OVERLAP_FACTOR
+    assert out.tolist() == pytest.approx([0.9, 0.8 * factor, 0.7 * factor**2, 0.6])
+    # Order by score, not by position in `order`: the best passage is never marked down.
+    shuffled = np.array([2, 0, 3, 1])
+    again = clause_model.suppress_overlaps(found, shuffled, raw[shuffled])
+    assert dict(zip(shuffled.tolist(), again.tolist())) == pytest.approx(dict(zip(order.tolist(), out.tolist())))
+
+
+def test_parties_are_looked_for_in_the_head_only():
+    from analysis.first_pass.candidates import Candidate
+
+    head = clause_model.PARTIES_HEAD_CHARS
+    found = [Candidate(10, 40, "name", ""), Candidate(head + 10, head + 40, "sentence", "")]
+    assert clause_model.eligible("Parties", found).tolist() == [True, False]
+    assert clause_model.eligible("Governing Law", found) is None
+    z = np.array([1.0, 5.0])
+    kept, _ = clause_model.stage2_table("x" * (head + 50), found, z, clause_model.eligible("Parties", found))
+    assert kept.tolist() == [0]
+
+
+def test_calibration_keeps_the_order_it_was_given():
+    from analysis.first_pass.clause_training import _calibration
+
+    rng = np.random.default_rng(0)
+    scores = rng.random(5000)
+    matches = rng.random(5000) < scores**2  # a score that overstates the chance of a match
+    x, y = _calibration(scores, matches)
+    assert np.all(np.diff(x) > 0) and np.all(np.diff(y) > 0) and 0.0 <= y[0] and y[-1] <= 1.0
+    model = clause_model.ClauseModel.load()
+    probe = np.linspace(0.05, 0.95, 19)
+    mapped = np.interp(probe, x, y)
+    assert np.all(np.diff(mapped) > 0)
+    assert mapped[9] == pytest.approx(0.25, abs=0.05)  # 0.5 matches a quarter of the time
+    assert np.all(np.diff(model.calibrated(probe)) >= 0)
+
+
+@pytest.mark.parametrize("name", [
+    "SteelVaultCorp_20081224_10-K_EX-10.16_3074935_EX-10.16_Affiliate Agreement",  # "1s t day of October 2008"
+    "Loop Industries, Inc. - Marketing Agreement",  # "September __, 2018"
+    "LiquidmetalTechnologiesInc_20200205_8-K_EX-10.1_11968198_EX-10.1_Development Agreement",  # "as of , 2020"
+    "STWRESOURCESHOLDINGCORP_08_06_2014-EX-10.1-COOPERATION AGREEMENT",  # "day of , 2014"
+])
+def test_dates_left_blank_or_broken_by_pdf_text_are_candidates(corpus, name):
+    """The key-term reader cannot normalise these, but CUAD labels them as the agreement's date: the finder
+    must be able to offer them, or that excerpt can never be found."""
+    from analysis.first_pass.candidates import Kind, candidates
+
+    text = (corpus / "cuad_train" / f"{name}.txt").read_text(errors="replace")
+    [wanted] = [e.text for e in load_cuad_labels(corpus / "cuad_train" / f"{name}.labels.json")
+                if e.category == "Agreement Date"]
+    terms = [text[c.start:c.end] for c in candidates(text) if c.kind == Kind.TERM]
+    assert any(jaccard(wanted, term) >= 0.5 for term in terms), (wanted, terms[:10])
