@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis.first_pass import clause_model  # noqa: E402
-from analysis.first_pass.cuad_metrics import Excerpt, Prediction, evaluate, load_cuad_labels  # noqa: E402
+from analysis.first_pass.cuad_metrics import (  # noqa: E402
+    IOU_THRESH, Excerpt, Prediction, evaluate, fold_space, jaccard, load_cuad_labels)
 
 
 def checking_contracts(corpus: Path) -> list[tuple[str, Path, Path]]:
@@ -45,6 +46,24 @@ def predictions_for(model, name: str, text: str) -> list[Prediction]:
             for hit in model.find(text)]
 
 
+def reliability(predictions: list[Prediction], excerpts: list[Excerpt]) -> list[tuple[float, int, float, float]]:
+    """Per tenth of the score range: how many predictions, their mean score, and the share that match an excerpt
+    by CUAD's test (Jaccard >= 0.5, or for Parties the excerpt contained). A calibrated finder has the last two
+    close. Each prediction counts on its own here (evaluate() de-duplicates texts within a question)."""
+    labelled: dict[tuple[str, str], list[str]] = {}
+    for excerpt in excerpts:
+        labelled.setdefault((excerpt.contract, excerpt.category), []).append(fold_space(excerpt.text))
+    bands: dict[int, list[tuple[float, bool]]] = {}
+    for p in predictions:
+        text = fold_space(p.text)
+        answers = labelled.get((p.contract, p.category), [])
+        matched = any(jaccard(answer, text) >= IOU_THRESH or (p.category == "Parties" and answer in text)
+                      for answer in answers)
+        bands.setdefault(min(9, int(p.score * 10)), []).append((p.score, matched))
+    return [(band / 10, len(rows), statistics.fmean(s for s, _ in rows), statistics.fmean(m for _, m in rows))
+            for band, rows in sorted(bands.items())]
+
+
 def report(title: str, predictions: list[Prediction], excerpts: list[Excerpt], categories: list[str],
            contracts: list[str], per_category: bool) -> None:
     result = evaluate(predictions, excerpts, categories, contracts=contracts)
@@ -52,6 +71,8 @@ def report(title: str, predictions: list[Prediction], excerpts: list[Excerpt], c
     print(f"\n{title}: {o.excerpts} excerpts, {o.predictions} predictions")
     print(f"  precision at 80% recall {o.precision_at_80_recall:.1%}, at 90% {o.precision_at_90_recall:.1%}, "
           f"AUPR {o.aupr:.3f}, highest recall {o.max_recall:.1%}")
+    print("  calibration (score band: predictions, mean score, share matching an excerpt): " + "; ".join(
+        f"{low:.1f}-{low + 0.1:.1f}: {n}, {mean:.3f}, {share:.3f}" for low, n, mean, share in reliability(predictions, excerpts)))
     if per_category:
         print("| category | excerpts | AUPR | P@80R | max recall |")
         print("| --- | ---: | ---: | ---: | ---: |")
