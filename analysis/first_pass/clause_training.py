@@ -121,8 +121,7 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
         y = _column(contracts, category)
         # Stage 1 learns from the passages the category may be predicted on (Parties: the head only).
         allowed = [clause_model.eligible(category, c.found) for c in contracts]
-        allowed_rows = (None if allowed[0] is None else
-                        np.flatnonzero(np.concatenate(allowed)))
+        allowed_rows = None if allowed[0] is None else np.flatnonzero(np.concatenate(allowed))
         fitted = _fit_stage1(all_x, y, allowed_rows)
         if fitted is None:
             continue
@@ -130,8 +129,8 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
         # Out-of-fold stage-1 scores: each contract scored by a model that never saw it.
         logits = []
         for fold in range(FOLDS):
-            rows = fold_rows[fold] if allowed_rows is None else np.intersect1d(fold_rows[fold], allowed_rows)
-            partial = _fit_stage1(all_x, y, rows)
+            learn_from = fold_rows[fold] if allowed_rows is None else np.intersect1d(fold_rows[fold], allowed_rows)
+            partial = _fit_stage1(all_x, y, learn_from)
             for contract, matrix, f in zip(contracts, matrices, folds):
                 if f == fold:
                     z = matrix @ partial[0] + partial[1] if partial else np.full(matrix.shape[0], -30.0)
