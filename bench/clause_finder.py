@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis.first_pass import clause_model  # noqa: E402
-from analysis.first_pass.cuad_metrics import (  # noqa: E402
-    IOU_THRESH, Excerpt, Prediction, evaluate, fold_space, jaccard, load_cuad_labels)
+from analysis.first_pass.cuad_metrics import Excerpt, Prediction, evaluate, load_cuad_labels, matches  # noqa: E402
 
 
 def checking_contracts(corpus: Path) -> list[tuple[str, Path, Path]]:
@@ -52,13 +51,10 @@ def reliability(predictions: list[Prediction], excerpts: list[Excerpt]) -> list[
     close. Each prediction counts on its own here (evaluate() de-duplicates texts within a question)."""
     labelled: dict[tuple[str, str], list[str]] = {}
     for excerpt in excerpts:
-        labelled.setdefault((excerpt.contract, excerpt.category), []).append(fold_space(excerpt.text))
+        labelled.setdefault((excerpt.contract, excerpt.category), []).append(excerpt.text)
     bands: dict[int, list[tuple[float, bool]]] = {}
     for p in predictions:
-        text = fold_space(p.text)
-        answers = labelled.get((p.contract, p.category), [])
-        matched = any(jaccard(answer, text) >= IOU_THRESH or (p.category == "Parties" and answer in text)
-                      for answer in answers)
+        matched = any(matches(p.category, answer, p.text) for answer in labelled.get((p.contract, p.category), []))
         bands.setdefault(min(9, int(p.score * 10)), []).append((p.score, matched))
     return [(band / 10, len(rows), statistics.fmean(s for s, _ in rows), statistics.fmean(m for _, m in rows))
             for band, rows in sorted(bands.items())]

@@ -12,7 +12,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from analysis.first_pass.keyterms import Term, dates
+from analysis.first_pass.keyterms import MONTH_NAME, Term, dates
 from analysis.first_pass.structure import Section, sections
 
 MAX_WORDS = 320  # longer passages are never one excerpt's match; their sentences are candidates instead
@@ -55,11 +55,9 @@ _NAMEISH = re.compile(r"(?:[A-Z][\w.&'\u2019-]*(?:,?\s+(?:Inc|LLC|Ltd|Corp|Corpo
 # Dates as contracts leave them before signing or as PDF text breaks them, which the key-term reader cannot
 # normalise and so does not return: "March ___, 1999", "the 1s t day of October 2008", "July 11 , 2006",
 # "as of , 2020". CUAD labels them as Agreement and Effective Dates all the same.
-_MONTH_NAME = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-               r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?")
 _LOOSE_DAY = r"(?:\d{1,2}\s?(?:s\s?t|n\s?d|r\s?d|t\s?h)?|_+)"
 _LOOSE_DATE = re.compile(
-    rf"(?:(?:\b{_LOOSE_DAY}\s*)?\bday\s+of\s*(?:{_MONTH_NAME}|_+)?|\b{_MONTH_NAME}\s*{_LOOSE_DAY}?)\s*,?\s*(?:19|20)\d\d\b"
+    rf"(?:(?:\b{_LOOSE_DAY}\s*)?\bday\s+of\s*(?:{MONTH_NAME}|_+)?|\b{MONTH_NAME}\s*{_LOOSE_DAY}?)\s*,?\s*(?:19|20)\d\d\b"
     r"|(?<=\s),\s?(?:19|20)\d\d\b", re.IGNORECASE)
 _QUOTED_NAME = re.compile(r"[\"\u201c](?P<name>[A-Z][^\"\u201d\n]{0,40}?)[\"\u201d]")
 

@@ -8,9 +8,7 @@ import numpy as np
 
 from analysis.anchoring import AnchorIndex
 from analysis.first_pass.candidates import Candidate
-from analysis.first_pass.cuad_metrics import IOU_THRESH, Excerpt, fold_space, jaccard
-
-PARTIES = "Parties"
+from analysis.first_pass.cuad_metrics import IOU_THRESH, PARTIES, Excerpt, fold_space, jaccard
 
 
 def candidate_labels(text: str, found: list[Candidate], excerpts: list[Excerpt]) -> dict[str, np.ndarray]:

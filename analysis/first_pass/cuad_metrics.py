@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 IOU_THRESH = 0.5
+PARTIES = "Parties"  # the one category where an excerpt contained in the prediction also matches
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz
 
 
@@ -89,6 +90,17 @@ def jaccard(excerpt: str, prediction: str) -> float:
     a, b = _words(excerpt), _words(prediction)
     union = len(a | b)
     return len(a & b) / union if union else 0.0
+
+
+def _matched(category: str, answer: str, answer_words: frozenset[str], text: str, words: frozenset[str]) -> bool:
+    union = len(answer_words | words)
+    return bool(union and len(answer_words & words) / union >= IOU_THRESH) or (category == PARTIES and answer in text)
+
+
+def matches(category: str, excerpt: str, prediction: str) -> bool:
+    """CUAD's test of one prediction against one labelled excerpt, white space folded in both."""
+    answer, text = fold_space(excerpt), fold_space(prediction)
+    return _matched(category, answer, _words(answer), text, _words(text))
 
 
 def _scores(tp_at: list[float], fp_at: list[float], scores: list[float], excerpts: int) -> Scores:
@@ -156,8 +168,7 @@ def evaluate(predictions: Iterable[Prediction], excerpts: Iterable[Excerpt], cat
         for text, score in preds.items():
             words, matched = _words(text), False
             for i, (answer, wanted) in enumerate(zip(answers, answer_words)):
-                union = len(wanted | words)
-                if (union and len(wanted & words) / union >= IOU_THRESH) or (category == "Parties" and answer in text):
+                if _matched(category, answer, wanted, text, words):
                     matched = True
                     best_match[i] = max(best_match[i], score)
             if not matched:

@@ -43,7 +43,9 @@ _MONTHS = {name: number for number, names in enumerate((
     ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"), ("october", "oct"), ("november", "nov"),
     ("december", "dec"),
 ), start=1) for name in names}
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH = rf"(?P<month>{_MONTH_NAMES})\.?"
+MONTH_NAME = rf"(?:{_MONTH_NAMES})\.?"  # the same, without a group, for patterns elsewhere (match case-blind)
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _DAY_WORD = r"(?P<day_word>" + "|".join(sorted(ORDINAL_WORDS, key=len, reverse=True)) + r")"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"

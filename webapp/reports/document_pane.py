@@ -67,8 +67,6 @@ class PageView:
     boxes: tuple[Box, ...] = ()
 
 
-
-
 def _segments(text: str, start: int, end: int, spans: list[Span]) -> tuple[Segment, ...]:
     inside = [s for s in spans if s.start < end and s.end > start]
     cuts = sorted({start, end, *(max(start, s.start) for s in inside), *(min(end, s.end) for s in inside)})
