@@ -26,16 +26,17 @@ import numpy as np
 from analysis.anchoring import PageSpan, pages_for_span
 from analysis.first_pass.candidates import KINDS, Candidate, candidates
 from analysis.first_pass.clause_features import FeatureSpace
+from analysis.first_pass.cuad_metrics import PARTIES
 from analysis.first_pass.structure import parties_block
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "clauses.npz"
 FORMAT = 2
 TOP_K = 60  # passages per category and document that stage 2 looks at; the rest are never predicted
 OVERLAP_FACTOR = 0.5  # a passage's score is multiplied by this for each better passage it overlaps (up to 3)
-PARTIES = "Parties"
-# CUAD's Parties excerpts are the names where the contract introduces them (in 120 training contracts, 577 of
-# 591 first appear in the first 4,000 characters). Later passages merely mention a party: scored as Parties they
-# are mostly false positives, so the finder looks for Parties in the head only.
+# CUAD's Parties excerpts are the names where the contract introduces them: in its 358 training contracts 1,659
+# of 1,778 first appear in the first 5,000 characters (tests/analysis/test_first_pass_clauses.py counts them).
+# Later passages merely mention a party: scored as Parties they are mostly false positives, so the finder looks
+# for Parties in the head only.
 PARTIES_HEAD_CHARS = 5000
 # Each passage's score, gap to the document's best and rank also per kind of passage: how far a sentence may
 # trail the best and still be the excerpt differs from how far a section may. On the held-out fifth these
@@ -128,6 +129,15 @@ def suppress_overlaps(found: list[Candidate], order: np.ndarray, scores: np.ndar
     return out
 
 
+def stage2_scores(text: str, found: list[Candidate], logits: np.ndarray, category: str, weights: np.ndarray,
+                  bias: float, named: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 2 and suppression for one category (its stage-2 `weights` and `bias`): the passages kept and their
+    scores before calibration. Training calls it too, to fit the calibration on exactly these scores."""
+    kept, table = stage2_table(text, found, logits, eligible(category, found), named)
+    raw = 1.0 / (1.0 + np.exp(-(table @ weights + bias)))
+    return kept, suppress_overlaps(found, kept, raw)
+
+
 @dataclass(frozen=True)
 class ClauseHit:
     category: str
@@ -147,13 +157,6 @@ class ClauseModel:
     stage2_bias: np.ndarray
     calibration_x: np.ndarray  # increasing suppressed scores ...
     calibration_y: np.ndarray  # ... and the share of such passages that match an excerpt (isotonic)
-
-    def scores(self, text: str, found: list[Candidate], logits: np.ndarray, index: int,
-               named: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Stage 2 and suppression for one category: the passages kept and their scores before calibration."""
-        kept, table = stage2_table(text, found, logits, eligible(self.categories[index], found), named)
-        raw = 1.0 / (1.0 + np.exp(-(table @ self.stage2[index] + self.stage2_bias[index])))
-        return kept, suppress_overlaps(found, kept, raw)
 
     def calibrated(self, scores: np.ndarray) -> np.ndarray:
         return np.interp(scores, self.calibration_x, self.calibration_y)
@@ -205,7 +208,8 @@ class ClauseModel:
         for index, category in enumerate(self.categories):
             if self.stage2_bias[index] <= -30.0:
                 continue
-            kept, raw = self.scores(text, found, logits[:, index], index, named)
+            kept, raw = stage2_scores(text, found, logits[:, index], category, self.stage2[index],
+                                      self.stage2_bias[index], named)
             for i, score in zip(kept, self.calibrated(raw)):
                 if score >= minimum:
                     candidate = found[i]

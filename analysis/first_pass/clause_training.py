@@ -6,7 +6,7 @@ Two stages, both logistic regressions, so the saved model is a few arrays (no pi
    (gap to the document's best, rank, size): most false positives are a contract's second-best passage,
    and only the document-level view can tell. It is trained on out-of-fold stage-1 scores, so it learns
    how stage 1 behaves on contracts it has not seen.
-Then, as the finder scores (clause_model.ClauseModel.scores), passages overlapping a better one are marked
+Then, as the finder scores (clause_model.stage2_scores), passages overlapping a better one are marked
 down, and one isotonic curve over all categories maps that score to the share of passages matching an
 excerpt: the calibrated probability, comparable across categories because CUAD's thresholds are shared.
 
@@ -78,8 +78,8 @@ def _fit_stage1(features: sparse.csr_matrix, y: np.ndarray, rows: np.ndarray | N
     """Fit on `rows` (default: all): their positives and a fixed random share of their negatives, then again
     with the HARD_NEGATIVES negatives the first fit scored highest added. The scorer only has to rank
     passages (stage 2 calibrates), a category's passages are over 99% negative, and the negatives worth
-    learning from are the near misses a random share mostly leaves out (on the held-out fifth, three points
-    of precision at 80% recall)."""
+    learning from are the near misses a random share mostly leaves out (chosen on the held-out fifth,
+    bench/clause_finder.py --held-out)."""
     rows = np.arange(len(y)) if rows is None else rows
     positive = y[rows]
     if positive.sum() < MIN_POSITIVES:
@@ -149,11 +149,9 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
         second.fit(x2, y2)
         stage2[index], stage2_bias[index] = second.coef_[0], second.intercept_[0]
         # The calibration's points: this category's suppressed scores on the same out-of-fold tables.
-        scored = clause_model.ClauseModel(categories=categories, space=space, weights=weights, biases=biases,
-                                          stage2=stage2, stage2_bias=stage2_bias, calibration_x=np.zeros(0),
-                                          calibration_y=np.zeros(0))
         for contract, z in logits:
-            kept, raw = scored.scores(contract.text, contract.found, z, index, named[contract.name])
+            kept, raw = clause_model.stage2_scores(contract.text, contract.found, z, category, stage2[index],
+                                                   stage2_bias[index], named[contract.name])
             pooled_scores.append(raw)
             pooled_matches.append(contract.labels.get(category, np.zeros(len(contract.found), bool))[kept])
         logger.info("%-36s positives %5d  stage-2 rows %6d  %.0f s", category, int(y.sum()), len(y2),
