@@ -1,6 +1,7 @@
 """Which candidate passages count as a CUAD category's excerpt: the same test CUAD's evaluation applies (word
 Jaccard >= 0.5 with a labelled excerpt, or for Parties the excerpt contained in the passage), so the finder
-learns exactly what it is scored on."""
+learns exactly what it is scored on. Training also needs to know WHICH excerpts a passage matches: CUAD credits
+each excerpt once, so a passage matching only excerpts a better one already matched earns nothing."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from analysis.anchoring import AnchorIndex
 from analysis.first_pass.candidates import Candidate
 from analysis.first_pass.cuad_metrics import IOU_THRESH, PARTIES, Excerpt, fold_space, jaccard
 
+Matches = dict[int, frozenset[int]]  # candidate index -> indices of the category's excerpts it matches
 
-def candidate_labels(text: str, found: list[Candidate], excerpts: list[Excerpt]) -> dict[str, np.ndarray]:
-    """For each category with excerpts, a boolean per candidate: does it match one of them?"""
+
+def candidate_matches(text: str, found: list[Candidate], excerpts: list[Excerpt]) -> dict[str, Matches]:
+    """For each category with excerpts, the candidates matching at least one of them, and which (numbered in
+    the order the category's excerpts come in `excerpts`)."""
     by_category: dict[str, list[str]] = {}
     for excerpt in excerpts:
         by_category.setdefault(excerpt.category, []).append(excerpt.text)
@@ -26,18 +30,18 @@ def candidate_labels(text: str, found: list[Candidate], excerpts: list[Excerpt])
             passages[i] = fold_space(text[found[i].start:found[i].end])
         return passages[i]
 
-    result: dict[str, np.ndarray] = {}
+    result: dict[str, Matches] = {}
     for category, texts in by_category.items():
-        hits = np.zeros(len(found), dtype=bool)
-        for excerpt in texts:
+        hits: dict[int, set[int]] = {}
+        for number, excerpt in enumerate(texts):
             if category == PARTIES:
                 needle = fold_space(excerpt)
                 # Containment can hold anywhere the name is written, so every candidate is a suspect; a cheap
                 # lower-case prefilter on the raw text keeps this fast.
                 lowered = needle.lower()
                 for i, c in enumerate(found):
-                    if not hits[i] and lowered in text[c.start:c.end].lower() and (needle in passage(i) or jaccard(excerpt, passage(i)) >= IOU_THRESH):
-                        hits[i] = True
+                    if lowered in text[c.start:c.end].lower() and (needle in passage(i) or jaccard(excerpt, passage(i)) >= IOU_THRESH):
+                        hits.setdefault(i, set()).add(number)
                 continue
             place = index.find(excerpt)
             if place is None:
@@ -46,7 +50,22 @@ def candidate_labels(text: str, found: list[Candidate], excerpts: list[Excerpt])
             else:
                 suspects = np.flatnonzero((starts < place.end) & (ends > place.start))
             for i in suspects:
-                if not hits[i] and jaccard(excerpt, passage(i)) >= IOU_THRESH:
-                    hits[i] = True
+                if jaccard(excerpt, passage(i)) >= IOU_THRESH:
+                    hits.setdefault(int(i), set()).add(number)
+        result[category] = {i: frozenset(numbers) for i, numbers in sorted(hits.items())}
+    return result
+
+
+def labels_from_matches(matches: dict[str, Matches], count: int) -> dict[str, np.ndarray]:
+    """A boolean per candidate (of `count`) for each category: does it match any excerpt?"""
+    result = {}
+    for category, matched in matches.items():
+        hits = np.zeros(count, dtype=bool)
+        hits[list(matched)] = True
         result[category] = hits
     return result
+
+
+def candidate_labels(text: str, found: list[Candidate], excerpts: list[Excerpt]) -> dict[str, np.ndarray]:
+    """For each category with excerpts, a boolean per candidate: does it match one of them?"""
+    return labels_from_matches(candidate_matches(text, found, excerpts), len(found))

@@ -5,7 +5,8 @@ Two stages, both logistic regressions, so the saved model is a few arrays (no pi
 2. per category, a re-scorer that looks at each passage's stage-1 score against the rest of its document
    (gap to the document's best, rank, size): most false positives are a contract's second-best passage,
    and only the document-level view can tell. It is trained on out-of-fold stage-1 scores, so it learns
-   how stage 1 behaves on contracts it has not seen.
+   how stage 1 behaves on contracts it has not seen. It is fitted twice: the second time without the
+   passages that only repeat a better passage's match (CUAD credits each excerpt once).
 Then, as the finder scores (clause_model.stage2_scores), passages overlapping a better one are marked
 down, and one isotonic curve over all categories maps that score to the share of passages matching an
 excerpt: the calibrated probability, comparable across categories because CUAD's thresholds are shared.
@@ -31,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from analysis.first_pass import clause_model
 from analysis.first_pass.candidates import Candidate, candidates
 from analysis.first_pass.clause_features import FeatureSpace
-from analysis.first_pass.clause_labels import candidate_labels
+from analysis.first_pass.clause_labels import Matches, candidate_matches, labels_from_matches
 from analysis.first_pass.cuad_metrics import load_cuad_labels
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Contract:
     text: str
     found: list[Candidate]
     labels: dict[str, np.ndarray]  # category -> bool per candidate (categories with excerpts only)
+    matches: dict[str, Matches]  # category -> which excerpts each matching candidate matches
 
 
 def read_contracts(corpus: Path, limit: int | None = None) -> list[Contract]:
@@ -62,7 +64,8 @@ def read_contracts(corpus: Path, limit: int | None = None) -> list[Contract]:
             continue
         text = text_path.read_text(errors="replace")
         found = candidates(text)
-        contracts.append(Contract(name, text, found, candidate_labels(text, found, load_cuad_labels(path))))
+        matches = candidate_matches(text, found, load_cuad_labels(path))
+        contracts.append(Contract(name, text, found, labels_from_matches(matches, len(found)), matches))
     return contracts
 
 
@@ -135,19 +138,24 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
                 if f == fold:
                     z = matrix @ partial[0] + partial[1] if partial else np.full(matrix.shape[0], -30.0)
                     logits.append((contract, z))
-        rows, targets = [], []
-        for contract, z in logits:
-            kept, table = clause_model.stage2_table(contract.text, contract.found, z,
-                                                    clause_model.eligible(category, contract.found),
-                                                    named[contract.name])
-            rows.append(table)
-            targets.append(contract.labels.get(category, np.zeros(len(contract.found), bool))[kept])
-        x2, y2 = np.vstack(rows), np.concatenate(targets)
+        tables = [clause_model.stage2_table(contract.text, contract.found, z,
+                                            clause_model.eligible(category, contract.found), named[contract.name])
+                  for contract, z in logits]
+        x2 = np.vstack([table for _, table in tables])
+        y2 = np.concatenate([contract.labels.get(category, np.zeros(len(contract.found), bool))[kept]
+                             for (contract, _), (kept, _) in zip(logits, tables)])
         if y2.sum() < MIN_POSITIVES:
             continue
-        second = LogisticRegression(C=STAGE2_C, max_iter=1000)
-        second.fit(x2, y2)
-        stage2[index], stage2_bias[index] = second.coef_[0], second.intercept_[0]
+        stage2[index], stage2_bias[index] = _fit_stage2(x2, y2)
+        # Refit without the passages that only repeat a better passage's match: CUAD credits an excerpt once,
+        # so stage 2 should not learn to score them up (for Parties, most passages naming a party repeat the
+        # preamble). Which passages repeat is read from the first fit's order.
+        repeats = np.concatenate([
+            _repeats(contract.matches.get(category, {}), *clause_model.stage2_scores(
+                contract.text, contract.found, z, category, stage2[index], stage2_bias[index], named[contract.name]))
+            for contract, z in logits])
+        if y2[~repeats].sum() >= MIN_POSITIVES:
+            stage2[index], stage2_bias[index] = _fit_stage2(x2[~repeats], y2[~repeats])
         # The calibration's points: this category's suppressed scores on the same out-of-fold tables.
         for contract, z in logits:
             kept, raw = clause_model.stage2_scores(contract.text, contract.found, z, category, stage2[index],
@@ -160,6 +168,25 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
     return clause_model.ClauseModel(categories=categories, space=space, weights=weights, biases=biases,
                                     stage2=stage2, stage2_bias=stage2_bias, calibration_x=calibration_x,
                                     calibration_y=calibration_y)
+
+
+def _fit_stage2(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    second = LogisticRegression(C=STAGE2_C, max_iter=1000)
+    second.fit(x, y)
+    return second.coef_[0], float(second.intercept_[0])
+
+
+def _repeats(matches: Matches, kept: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Per kept passage: does it match only excerpts that a better-scored passage of the same category and
+    contract already matches?"""
+    out = np.zeros(len(kept), dtype=bool)
+    credited: set[int] = set()
+    for position in np.argsort(-scores, kind="stable"):
+        matched = matches.get(int(kept[position]))
+        if matched:
+            out[position] = matched <= credited
+            credited |= matched
+    return out
 
 
 def _calibration(scores: np.ndarray, matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -108,6 +108,30 @@ def test_parties_labels_follow_cuads_containment_rule(corpus):
     assert "Governing Law" not in labels  # no excerpts, nothing to learn a positive from
 
 
+def test_matches_say_which_excerpts_a_passage_matches():
+    """A preamble naming both parties matches both Parties excerpts; a passage naming one matches that one."""
+    from analysis.first_pass.candidates import Candidate
+    from analysis.first_pass.clause_labels import candidate_matches
+    from analysis.first_pass.cuad_metrics import Excerpt
+
+    text = "This Agreement is between PivX Corporation and Detto Technologies. Detto shall pay PivX."
+    found = [Candidate(0, 66, "sentence", ""), Candidate(67, 88, "sentence", ""), Candidate(26, 42, "name", "")]
+    excerpts = [Excerpt("demo", "Parties", "PivX Corporation"), Excerpt("demo", "Parties", "Detto Technologies")]
+    assert candidate_matches(text, found, excerpts) == {"Parties": {0: frozenset({0, 1}), 2: frozenset({0})}}
+
+
+def test_a_passage_repeating_a_better_ones_match_is_a_repeat():
+    """Stage 2 is refitted without passages whose every excerpt a better-scored passage already matched."""
+    from analysis.first_pass.clause_training import _repeats
+
+    kept = np.asarray([10, 11, 12, 13])
+    matches = {10: frozenset({0, 1}), 11: frozenset({0}), 12: frozenset({1, 2})}
+    # By score: 11 (matches 0), 10 (adds 1), 12 (adds 2), 13 (matches nothing: a false positive, not a repeat).
+    assert _repeats(matches, kept, np.asarray([0.8, 0.9, 0.7, 0.95])).tolist() == [False, False, False, False]
+    # By score: 10 (matches 0 and 1), 11 (0 again: a repeat), 12 (adds 2).
+    assert _repeats(matches, kept, np.asarray([0.9, 0.8, 0.7, 0.1])).tolist() == [False, True, False, False]
+
+
 def test_model_categories_are_spelled_as_cuads_labels(corpus):
     """CUAD's description file writes "Cap on Liability", its labels "Cap On Liability": the finder must learn
     from, and answer in, the labels' spelling, or ten categories silently get no training and no score."""
