@@ -9,7 +9,7 @@ import numpy as np
 
 from analysis.anchoring import AnchorIndex
 from analysis.first_pass.candidates import Candidate
-from analysis.first_pass.cuad_metrics import IOU_THRESH, PARTIES, Excerpt, fold_space, jaccard
+from analysis.first_pass.cuad_metrics import PARTIES, Excerpt, fold_space, matches
 
 Matches = dict[int, frozenset[int]]  # candidate index -> indices of the category's excerpts it matches
 
@@ -40,7 +40,7 @@ def candidate_matches(text: str, found: list[Candidate], excerpts: list[Excerpt]
                 # lower-case prefilter on the raw text keeps this fast.
                 lowered = needle.lower()
                 for i, c in enumerate(found):
-                    if lowered in text[c.start:c.end].lower() and (needle in passage(i) or jaccard(excerpt, passage(i)) >= IOU_THRESH):
+                    if lowered in text[c.start:c.end].lower() and matches(category, excerpt, passage(i)):
                         hits.setdefault(i, set()).add(number)
                 continue
             place = index.find(excerpt)
@@ -50,7 +50,7 @@ def candidate_matches(text: str, found: list[Candidate], excerpts: list[Excerpt]
             else:
                 suspects = np.flatnonzero((starts < place.end) & (ends > place.start))
             for i in suspects:
-                if jaccard(excerpt, passage(i)) >= IOU_THRESH:
+                if matches(category, excerpt, passage(i)):
                     hits.setdefault(int(i), set()).add(number)
         result[category] = {i: frozenset(numbers) for i, numbers in sorted(hits.items())}
     return result

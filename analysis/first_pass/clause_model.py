@@ -27,7 +27,7 @@ from analysis.anchoring import PageSpan, pages_for_span
 from analysis.first_pass.candidates import KINDS, Candidate, candidates
 from analysis.first_pass.clause_features import FeatureSpace
 from analysis.first_pass.cuad_metrics import PARTIES
-from analysis.first_pass.structure import parties_block
+from analysis.first_pass.structure import PartiesBlock, parties_block
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "clauses.npz"
 FORMAT = 2
@@ -77,11 +77,11 @@ def eligible(category: str, found: list[Candidate]) -> np.ndarray | None:
     return np.fromiter((c.start < PARTIES_HEAD_CHARS for c in found), dtype=bool, count=len(found))
 
 
-def names_a_party(text: str, found: list[Candidate]) -> np.ndarray:
-    """Per candidate: does it contain, as written, a party's name or short name from the preamble? CUAD
-    counts a Parties passage as found when it contains a labelled name, so this is close to the answer
-    whenever the preamble was read right."""
-    block = parties_block(text)
+def names_a_party(text: str, found: list[Candidate], block: PartiesBlock | None = None) -> np.ndarray:
+    """Per candidate: does it contain, as written, a party's name or short name from the preamble (`block`, read
+    from `text` when not given)? CUAD counts a Parties passage as found when it contains a labelled name, so this
+    is close to the answer whenever the preamble was read right."""
+    block = parties_block(text) if block is None else block
     names = set() if block is None else {n for p in block.parties for n in (p.name, p.short_name) if n and len(n) > 1}
     return np.fromiter((any(n in text[c.start:c.end] for n in names) for c in found), dtype=bool, count=len(found))
 
@@ -129,13 +129,12 @@ def suppress_overlaps(found: list[Candidate], order: np.ndarray, scores: np.ndar
     return out
 
 
-def stage2_scores(text: str, found: list[Candidate], logits: np.ndarray, category: str, weights: np.ndarray,
-                  bias: float, named: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Stage 2 and suppression for one category (its stage-2 `weights` and `bias`): the passages kept and their
-    scores before calibration. Training calls it too, to fit the calibration on exactly these scores."""
-    kept, table = stage2_table(text, found, logits, eligible(category, found), named)
+def stage2_scores(found: list[Candidate], kept: np.ndarray, table: np.ndarray, weights: np.ndarray,
+                  bias: float) -> np.ndarray:
+    """Stage 2 and suppression for one category (its stage-2 `weights` and `bias`) over its stage2_table: the kept
+    passages' scores before calibration. Training calls it too, to fit the calibration on exactly these scores."""
     raw = 1.0 / (1.0 + np.exp(-(table @ weights + bias)))
-    return kept, suppress_overlaps(found, kept, raw)
+    return suppress_overlaps(found, kept, raw)
 
 
 @dataclass(frozen=True)
@@ -195,21 +194,21 @@ class ClauseModel:
                        calibration_y=data["calibration_y"])
 
     def find(self, text: str, pages: tuple[PageSpan, ...] | list[PageSpan] = (), *, minimum: float = 0.0,
-             found: list[Candidate] | None = None) -> list[ClauseHit]:
+             found: list[Candidate] | None = None, parties: PartiesBlock | None = None) -> list[ClauseHit]:
         """Every scored passage at or above `minimum`, best first within each category; `found` is
-        candidates(text) when the caller already has it."""
+        candidates(text) and `parties` parties_block(text) when the caller already has them."""
         found = candidates(text) if found is None else found
         if not found:
             return []
         features = self.space.transform(text, found)
         logits = np.asarray(features @ self.weights.T) + self.biases  # (passages, categories)
-        named = names_a_party(text, found)
+        named = names_a_party(text, found, parties)
         hits = []
         for index, category in enumerate(self.categories):
             if self.stage2_bias[index] <= -30.0:
                 continue
-            kept, raw = stage2_scores(text, found, logits[:, index], category, self.stage2[index],
-                                      self.stage2_bias[index], named)
+            kept, table = stage2_table(text, found, logits[:, index], eligible(category, found), named)
+            raw = stage2_scores(found, kept, table, self.stage2[index], self.stage2_bias[index])
             for i, score in zip(kept, self.calibrated(raw)):
                 if score >= minimum:
                     candidate = found[i]

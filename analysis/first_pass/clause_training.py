@@ -21,7 +21,7 @@ import hashlib
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +52,11 @@ class Contract:
     name: str
     text: str
     found: list[Candidate]
-    labels: dict[str, np.ndarray]  # category -> bool per candidate (categories with excerpts only)
     matches: dict[str, Matches]  # category -> which excerpts each matching candidate matches
+    labels: dict[str, np.ndarray] = field(init=False)  # category -> bool per candidate (categories with excerpts only)
+
+    def __post_init__(self) -> None:
+        self.labels = labels_from_matches(self.matches, len(self.found))
 
 
 def read_contracts(corpus: Path, limit: int | None = None) -> list[Contract]:
@@ -66,8 +69,7 @@ def read_contracts(corpus: Path, limit: int | None = None) -> list[Contract]:
             continue
         text = text_path.read_text(errors="replace")
         found = candidates(text)
-        matches = candidate_matches(text, found, load_cuad_labels(path))
-        contracts.append(Contract(name, text, found, labels_from_matches(matches, len(found)), matches))
+        contracts.append(Contract(name, text, found, candidate_matches(text, found, load_cuad_labels(path))))
     return contracts
 
 
@@ -153,17 +155,15 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
         # so stage 2 should not learn to score them up (for Parties, most passages naming a party repeat the
         # preamble). Which passages repeat is read from the first fit's order.
         repeats = np.concatenate([
-            _repeats(contract.matches.get(category, {}), *clause_model.stage2_scores(
-                contract.text, contract.found, z, category, stage2[index], stage2_bias[index], named[contract.name]))
-            for contract, z in logits])
+            _repeats(contract.matches.get(category, {}), kept,
+                     clause_model.stage2_scores(contract.found, kept, table, stage2[index], stage2_bias[index]))
+            for (contract, _), (kept, table) in zip(logits, tables)])
         if y2[~repeats].sum() >= MIN_POSITIVES:
             stage2[index], stage2_bias[index] = _fit_stage2(x2[~repeats], y2[~repeats])
         # The calibration's points: this category's suppressed scores on the same out-of-fold tables.
-        for contract, z in logits:
-            kept, raw = clause_model.stage2_scores(contract.text, contract.found, z, category, stage2[index],
-                                                   stage2_bias[index], named[contract.name])
-            pooled_scores.append(raw)
-            pooled_matches.append(contract.labels.get(category, np.zeros(len(contract.found), bool))[kept])
+        pooled_scores.extend(clause_model.stage2_scores(contract.found, kept, table, stage2[index], stage2_bias[index])
+                             for (contract, _), (kept, table) in zip(logits, tables))
+        pooled_matches.append(y2)
         logger.info("%-36s positives %5d  stage-2 rows %6d  %.0f s", category, int(y.sum()), len(y2),
                     time.perf_counter() - started)
     calibration_x, calibration_y = _calibration(np.concatenate(pooled_scores), np.concatenate(pooled_matches))

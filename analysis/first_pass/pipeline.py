@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analysis.anchoring import PageSpan, pages_for_span
-from analysis.first_pass.clause_model import ClauseHit, default_model
+from analysis.first_pass.clause_model import ClauseHit, ClauseModel, default_model
 from analysis.first_pass.candidates import candidates
 from analysis.first_pass.keyterms import Term, TermKind, key_terms
 from analysis.first_pass.structure import Structure, structure
@@ -32,13 +32,15 @@ def first_pass(document: IngestedDocument) -> FirstPass:
     return read_first_pass(document.text, document.pages)
 
 
-def read_first_pass(text: str, pages: Sequence[PageSpan] = ()) -> FirstPass:
+def read_first_pass(text: str, pages: Sequence[PageSpan] = (), model: ClauseModel | None = None) -> FirstPass:
+    """Structure, key terms and clauses; `model` is the committed clause model unless given (benchmarks)."""
     read = structure(text)
     terms = tuple(key_terms(text))
     # The clause finder's candidates start from the same sections and dates: read once, not twice.
     found = candidates(text, found_sections=read.sections, found_dates=[t for t in terms if t.kind == TermKind.DATE])
-    return FirstPass(structure=read, key_terms=terms,
-                     clauses=tuple(default_model().find(text, pages, minimum=STORED_CLAUSE_MINIMUM, found=found)))
+    clauses = (model or default_model()).find(text, pages, minimum=STORED_CLAUSE_MINIMUM, found=found,
+                                              parties=read.parties)
+    return FirstPass(structure=read, key_terms=terms, clauses=tuple(clauses))
 
 
 def as_json(result: FirstPass, document: IngestedDocument) -> dict:
