@@ -37,10 +37,11 @@ def candidate_matches(text: str, found: list[Candidate], excerpts: list[Excerpt]
             if category == PARTIES:
                 needle = fold_space(excerpt)
                 # Containment can hold anywhere the name is written, so every candidate is a suspect; a cheap
-                # lower-case prefilter on the raw text keeps this fast.
+                # lower-case prefilter on the folded passages keeps this fast (on the raw text it would miss
+                # a name broken over a line).
                 lowered = needle.lower()
-                for i, c in enumerate(found):
-                    if lowered in text[c.start:c.end].lower() and matches(category, excerpt, passage(i)):
+                for i in range(len(found)):
+                    if lowered in passage(i).lower() and matches(category, excerpt, passage(i)):
                         hits.setdefault(i, set()).add(number)
                 continue
             place = index.find(excerpt)

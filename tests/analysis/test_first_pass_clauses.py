@@ -108,6 +108,21 @@ def test_parties_labels_follow_cuads_containment_rule(corpus):
     assert "Governing Law" not in labels  # no excerpts, nothing to learn a positive from
 
 
+def test_a_party_name_broken_over_a_line_is_still_contained():
+    """The metric folds white space, so a passage that breaks a party's name over a line (as PDF text and CUAD's
+    own .txt files do) contains the name; the training labels must say so too, or the finder learns it is wrong."""
+    from analysis.first_pass.candidates import Candidate
+    from analysis.first_pass.clause_labels import candidate_labels
+    from analysis.first_pass.cuad_metrics import Excerpt, matches
+
+    text = "This Agreement is made by eGain Communications\nCorporation and Eliance  Corporation."
+    found = [Candidate(0, len(text), "sentence", "")]
+    excerpts = [Excerpt("demo", "Parties", "eGain Communications Corporation"),
+                Excerpt("demo", "Parties", "Eliance Corporation")]
+    assert all(matches("Parties", e.text, text) for e in excerpts)
+    assert candidate_labels(text, found, excerpts)["Parties"].tolist() == [True]
+
+
 def test_matches_say_which_excerpts_a_passage_matches():
     """A preamble naming both parties matches both Parties excerpts; a passage naming one matches that one."""
     from analysis.first_pass.candidates import Candidate
