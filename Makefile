@@ -47,9 +47,11 @@ check-deploy: $(INSTALLED)
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 # The first pass's clause finder, rebuilt from CUAD's training contracts (../shared/corpus/cuad_train);
-# the result, analysis/first_pass/models/clauses.npz, is committed so installs need not train.
+# the result, analysis/first_pass/models/clauses.npz, is committed so installs need not train. One BLAS thread:
+# liblinear is single-threaded anyway, and with more threads the float sums differ, so the model would too.
+# CLAUSE_MODEL_ARGS="--out PATH" writes the model elsewhere (to compare a rebuild with the committed one).
 clause-model: $(INSTALLED)
-	$(BIN)/python -m analysis.first_pass.clause_training
+	OMP_NUM_THREADS=1 $(BIN)/python -m analysis.first_pass.clause_training $(CLAUSE_MODEL_ARGS)
 
 clean:
 	rm -rf $(VENV) var/static
