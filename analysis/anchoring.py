@@ -51,8 +51,9 @@ class Anchor:
 # as long as it is done to both; what it buys is that typography a model or a PDF reader changes
 # (quotes, dashes, ligatures, line breaks, case) stops mattering.
 
-_SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u2039\u203a\u0060\u00b4\u02b9\u02bb\u02bc\u02bd\uff07"
-_DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u301d\u301e\u301f\uff02"
+# Public: the benchmarks fold the same quote characters (bench/clause_finder.py).
+SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u2039\u203a\u0060\u00b4\u02b9\u02bb\u02bc\u02bd\uff07"
+DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u301d\u301e\u301f\uff02"
 # Hyphens, dashes and minus signs; U+FFFE is how PDFium reports a hyphen at a line's end.
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63\uff0d\u2e3a\u2e3b\ufffe"
 _SOFT_HYPHEN = "\u00ad"
@@ -61,8 +62,8 @@ _SOFT_HYPHEN = "\u00ad"
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 
 _TABLE: dict[str, str] = {
-    **{c: "'" for c in _SINGLE_QUOTES},
-    **{c: '"' for c in _DOUBLE_QUOTES},
+    **{c: "'" for c in SINGLE_QUOTES},
+    **{c: '"' for c in DOUBLE_QUOTES},
     **{c: "-" for c in _DASHES},
     **{c: "" for c in _INVISIBLE},
     _SOFT_HYPHEN: _SOFT_HYPHEN,  # kept for stage two, which removes it

@@ -33,15 +33,16 @@ def candidate_matches(text: str, found: list[Candidate], excerpts: list[Excerpt]
     result: dict[str, Matches] = {}
     for category, texts in by_category.items():
         hits: dict[int, set[int]] = {}
+        if category == PARTIES:
+            # Containment can hold anywhere the name is written, so every candidate is a suspect; a cheap
+            # lower-case prefilter on the folded passages keeps this fast (on the raw text it would miss a name
+            # broken over a line).
+            lowered = [passage(i).lower() for i in range(len(found))]
         for number, excerpt in enumerate(texts):
             if category == PARTIES:
-                needle = fold_space(excerpt)
-                # Containment can hold anywhere the name is written, so every candidate is a suspect; a cheap
-                # lower-case prefilter on the folded passages keeps this fast (on the raw text it would miss
-                # a name broken over a line).
-                lowered = needle.lower()
-                for i in range(len(found)):
-                    if lowered in passage(i).lower() and matches(category, excerpt, passage(i)):
+                needle = fold_space(excerpt).lower()
+                for i, haystack in enumerate(lowered):
+                    if needle in haystack and matches(category, excerpt, passage(i)):
                         hits.setdefault(i, set()).add(number)
                 continue
             place = index.find(excerpt)
