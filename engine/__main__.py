@@ -25,13 +25,16 @@ def _add_tiny_model(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--arch", required=True, choices=TINY_ARCHS)
     parser.add_argument("--out", required=True, type=Path, help="folder to write the checkpoint into")
     parser.add_argument("--layers", type=int, default=None, help="default: 2 (deepseek_v4: 3, one per attention kind)")
-    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=None, help="default: 64 (with --published-layout: 256)")
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--kv-heads", type=int, default=None, help="default: 2 (deepseek_v4: 1, its only option)")
     parser.add_argument("--vocab", type=int, default=4096, help="tokenizer vocabulary size, also the model's")
     parser.add_argument("--max-context", type=int, default=131072)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--corpus", type=Path, default=None, help="folder of .txt files to train the tokenizer on")
+    parser.add_argument("--published-layout", action="store_true",
+                        help="deepseek_v4 only: write it as DeepSeek publishes V4-Flash (DeepSeek's tensor names, FP8 "
+                             "weights with FP4 experts, sharded with an index, the extra MTP layer)")
     parser.set_defaults(handler=_run_tiny_model)
 
 
@@ -43,13 +46,14 @@ def _run_tiny_model(args: argparse.Namespace) -> int:
             args.arch,
             args.out,
             layers=args.layers,
-            hidden=args.hidden,
+            hidden=args.hidden if args.hidden is not None else (256 if args.published_layout else 64),
             heads=args.heads,
             kv_heads=args.kv_heads,
             vocab=args.vocab,
             max_context=args.max_context,
             seed=args.seed,
             corpus=args.corpus,
+            published_layout=args.published_layout,
         )
     except TinyModelError as error:
         print(f"python -m engine tiny-model: error: {error}", file=sys.stderr)
@@ -63,9 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
     _add_tiny_model(subparsers)
     from engine.cli_generate import add_generate_parser
+    from engine.cli_plan import add_plan_parser
     from engine.server import add_serve_parser
 
     add_generate_parser(subparsers)
+    add_plan_parser(subparsers)
     add_serve_parser(subparsers)
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -55,16 +55,25 @@ def build_tiny_model(
     seed: int = 0,
     corpus: Path | None = None,
     cache_dir: Path | None = None,
+    published_layout: bool = False,
 ) -> Path:
     """Write a random-weight checkpoint of `arch` into `out_dir` and return `out_dir`.
 
     `layers` and `kv_heads` default per architecture: 2 layers with 2 KV heads (GQA) for the dense
     ones; 3 layers (one of each attention kind) with the single shared KV head for deepseek_v4.
     The same options and seed give byte-identical model.safetensors. `corpus` is the folder of .txt
-    files the tokenizer is trained on; `cache_dir` holds trained tokenizers.
+    files the tokenizer is trained on; `cache_dir` holds trained tokenizers. `published_layout` (deepseek_v4
+    only) writes the model as DeepSeek publishes V4-Flash (engine.published_layout) instead of as
+    `save_pretrained` would.
     """
     layers, kv_heads = _resolve_defaults(arch, layers=layers, kv_heads=kv_heads)
     _validate(arch, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, max_context=max_context)
+    if published_layout and arch != "deepseek_v4":
+        raise TinyModelError(f"--published-layout is DeepSeek-V4's published checkpoint format; --arch {arch} has none.")
+    if published_layout and hidden % 256:
+        # FP8 blocks are 128 x 128 and transformers' grouped FP8 output projection needs whole blocks per group
+        # (o_groups 2 x o_lora_rank hidden/2), as V4-Flash's widths give them.
+        raise TinyModelError(f"--published-layout needs --hidden to be a multiple of 256 (whole FP8 blocks); got {hidden}.")
     try:
         tokenizer = cached_tokenizer(vocab=vocab, corpus=corpus, cache_dir=cache_dir, model_max_length=max_context)
     except ValueError as error:
@@ -88,11 +97,39 @@ def build_tiny_model(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)  # transformers 5 always writes model.safetensors
+    if published_layout:
+        _save_published(model, out_dir, seed=seed)
+    else:
+        model.save_pretrained(out_dir)  # transformers 5 always writes model.safetensors
     save_tokenizer(tokenizer, out_dir)
+    flag = " --published-layout" if published_layout else ""
     (out_dir / RANDOM_WEIGHTS_MARKER).write_text(
-        f"Random weights from `python -m engine tiny-model --arch {arch} --seed {seed}`: its output is meaningless.\n")
+        f"Random weights from `python -m engine tiny-model --arch {arch}{flag} --seed {seed}`: its output is meaningless.\n")
     return out_dir
+
+
+def _save_published(model: torch.nn.Module, out_dir: Path, *, seed: int) -> None:
+    """config.json with V4-Flash's quantization settings and its MTP layer announced, then the weights as
+    DeepSeek ships them, quantized, in three shards with an index."""
+    from engine.published_layout import QUANTIZATION_CONFIG, mtp_tensors, published_tensors, write_shards
+
+    # Zero at initialisation (the real values come from a checkpoint): random ones make loading them matter.
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith(("sinks", "position_bias", "e_score_correction_bias")):
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    try:
+        tensors = published_tensors(model)
+    except ValueError as error:
+        raise TinyModelError(str(error)) from error
+    tensors.update(mtp_tensors(tensors, last_layer=model.config.num_hidden_layers - 1))
+    config = model.config
+    config.quantization_config = dict(QUANTIZATION_CONFIG)
+    config.num_nextn_predict_layers = 1
+    config.save_pretrained(out_dir)
+    model.generation_config.save_pretrained(out_dir)
+    write_shards(tensors, out_dir, shards=3)
 
 
 def cached_tiny_model(arch: str, **options) -> Path:
