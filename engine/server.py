@@ -381,6 +381,8 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
     parser.add_argument("--memory-budget-gb", type=float, default=None, help="KV-cache budget; default: planned from free memory")
     parser.add_argument("--max-batch-tokens", type=int, default=2048, help="tokens per forward pass of the shared batch")
+    parser.add_argument("--context", type=int, default=None,
+                        help="tokens the memory plan must fit before loading; default: the model's limit")
     parser.add_argument("--prefix-cache-dir", default=None,
                         help="DeepSeek-V4: save document caches here so follow-up questions skip the prefill")
     parser.set_defaults(handler=run_serve)
@@ -394,7 +396,8 @@ def run_serve(args: argparse.Namespace) -> int:
     budget = int(args.memory_budget_gb * (1 << 30)) if args.memory_budget_gb else None
     try:
         engine = LocalEngine.from_pretrained(args.model, device=args.device, memory_budget_bytes=budget,
-                                             max_batch_tokens=args.max_batch_tokens, prefix_cache_dir=args.prefix_cache_dir)
+                                             max_batch_tokens=args.max_batch_tokens, prefix_cache_dir=args.prefix_cache_dir,
+                                             context=args.context)
     except EngineError as error:
         print(f"python -m engine serve: error: {error.message}", file=sys.stderr)
         return 2

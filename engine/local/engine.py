@@ -91,17 +91,20 @@ class LocalEngine(RunDrivenEngine):
         on_progress: ProgressCallback = None,
         size_for: GenerationRequest | None = None,
         prefix_cache_dir: str | Path | None = None,
+        context: int | None = None,
     ) -> LocalEngine:
         """Load from a local directory, or from a hub id only where it is cached or the hub answers now.
 
         `size_for` sizes the cache to exactly the pages that one request needs (and refuses it now if
         the model cannot hold it) instead of planning from `memory_budget_bytes`: for one-shot runs.
         A DeepSeek-V4 checkpoint gives an engine.v4.V4Engine (same protocol); `prefix_cache_dir` is where it
-        saves document caches for follow-up questions (kept in memory only when None).
+        saves document caches for follow-up questions (kept in memory only when None). Before any weight is
+        read, the folder's files are checked and the memory plan for `context` tokens (default: the model's
+        limit) must fit this machine: engine.model_plan.ModelDoesNotFitError says by how much it does not.
         """
         if on_progress:
             on_progress(GenerationProgress(Stage.LOADING, 0, 1))
-        loaded = load(model, device=device, dtype=dtype)
+        loaded = load(model, device=device, dtype=dtype, context=context)
         if loaded.device.startswith("cpu"):
             allocator.tune_for_tensors()
         from engine.v4.engine import is_v4

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.api import EngineUnavailableError, ModelNotFoundError
+from engine.checkpoint_files import CheckpointError, inspect_checkpoint
+from engine.model_plan import ModelPlan, require_fit
 
 SETTING = "QUIRE_ENGINE_MODEL"
 _PROBE_SECONDS = 2.0
@@ -23,6 +25,7 @@ class Loaded:
     eos_token_ids: list[int]
     attn_implementation: str
     device: str
+    plan: ModelPlan | None = None  # the memory plan checked before loading (engine.model_plan)
 
 
 def resolve_device(device: str) -> str:
@@ -147,12 +150,20 @@ def _is_deepseek_v4(source: str) -> bool:
         return False
 
 
-def load(model: str | Path, *, device: str, dtype) -> Loaded:
+def load(model: str | Path, *, device: str, dtype, context: int | None = None) -> Loaded:
+    """Check the folder's files and the memory plan, then load: nothing heavy is read before both pass.
+
+    An FP8 checkpoint (DeepSeek-V4-Flash: FP8 weights, FP4 experts) stays FP8/FP4 on CUDA through transformers'
+    FP8 modules, loaded straight onto the GPU(s); on CPU transformers dequantizes it while loading and the
+    engine computes in `dtype` (float32 by default).
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = resolve_source(model)
     device = resolve_device(device)
+    files = inspect_checkpoint(source)
+    plan = require_fit(source, device=device, context=context)
     if dtype is None:
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     v4 = _is_deepseek_v4(source)
@@ -160,12 +171,26 @@ def load(model: str | Path, *, device: str, dtype) -> Loaded:
     # V4-Flash's weights (about 150 GB in FP8) need several GPUs: transformers places whole decoder layers across
     # them, and engine.v4 keeps each layer's cache on that layer's device.
     spread = v4 and device == "cuda" and torch.cuda.device_count() > 1
+    quantized = files.quant_method is not None
+    placement = {}
+    if spread:
+        placement = {"device_map": "auto"}
+    elif quantized and device.startswith("cuda"):
+        placement = {"device_map": {"": device if ":" in device else "cuda:0"}}  # never through host memory whole
     try:
         loaded = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, attn_implementation=attn, local_files_only=True,
-                                                      **({"device_map": "auto"} if spread else {}))
-    except (OSError, ValueError) as error:
-        raise ModelNotFoundError(f"{source} could not be loaded as a causal language model: {error}; check {SETTING}.") from error
-    loaded = (loaded if spread else loaded.to(device)).eval()
+                                                      **placement)
+    except ImportError as error:  # a quantization or file format whose package is not installed
+        raise ModelNotFoundError(f"{source} needs a package that is not installed: {error}") from error
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        raise CheckpointError(f"{source} could not be loaded as a causal language model: {error}; check {SETTING}.") from error
+    if placement:
+        loaded = loaded.eval()
+    elif quantized:
+        # Dequantized on CPU, but into mixed dtypes (bfloat16 where transformers' dequantizer chose it).
+        loaded = loaded.to(device=device, dtype=dtype).eval()
+    else:
+        loaded = loaded.to(device).eval()
     attn = _maybe_mask_free_cpu_attention(loaded, attn, device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
@@ -180,4 +205,5 @@ def load(model: str | Path, *, device: str, dtype) -> Loaded:
             f"{source} names no end-of-sequence token (generation_config.json, config.json or the tokenizer); "
             f"add eos_token_id there or choose another model with {SETTING}."
         )
-    return Loaded(model=loaded, tokenizer=tokenizer, source=source, eos_token_ids=eos, attn_implementation=attn, device=device)
+    return Loaded(model=loaded, tokenizer=tokenizer, source=source, eos_token_ids=eos, attn_implementation=attn, device=device,
+                  plan=plan)

@@ -47,6 +47,13 @@ def _head_dim(config) -> int:
     return head_dim if head_dim else config.hidden_size // config.num_attention_heads
 
 
+def kv_bytes_per_token(config, *, dtype_bytes: int) -> int:
+    """K and V of every layer for one token: 2 x layers x kv heads x head_dim x dtype."""
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    kv_heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    return 2 * config.num_hidden_layers * kv_heads * _head_dim(config) * dtype_bytes
+
+
 def host_memory_bytes() -> int:
     try:
         with open("/proc/meminfo") as meminfo:
@@ -73,11 +80,10 @@ def plan_memory(
     max_batch_tokens x (cache + batch) and repeat the KV heads when reading; flash-attention and
     engine.local.attention do neither."""
     config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    layers = config.num_hidden_layers
     heads = config.num_attention_heads
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
     head_dim = _head_dim(config)
-    kv_bytes = 2 * layers * kv_heads * head_dim * dtype_bytes
+    kv_bytes = kv_bytes_per_token(config, dtype_bytes=dtype_bytes)
     if uses_mask:
         # Mirrors transformers' PagedAttentionMemoryHandler.bytes_per_cache_token and attention_mask_bytes.
         overhead = (2 * heads + kv_heads) * head_dim * dtype_bytes + max_batch_tokens * dtype_bytes

@@ -83,16 +83,23 @@ class CacheGeometry:
 
     @classmethod
     def from_model(cls, model, *, page_rows: int = 64) -> CacheGeometry:
-        config = model.config
         devices = [next(layer.parameters()).device for layer in model.model.layers]
+        # The compute dtype: an FP8 checkpoint on CUDA keeps float8 projection weights, which model.dtype may name.
+        dtype = model.model.embed_tokens.weight.dtype
+        return cls.from_config(model.config, dtype=dtype, devices=devices, page_rows=page_rows)
+
+    @classmethod
+    def from_config(cls, config, *, dtype: torch.dtype, devices: list[torch.device] | None = None,
+                    page_rows: int = 64) -> CacheGeometry:
+        """Also for planning before a model exists (engine.model_plan): then `devices` may be left empty."""
         return cls(
             kinds=list(config.layer_types),
             head_dim=config.head_dim,
             index_head_dim=config.index_head_dim,
             sliding_window=config.sliding_window,
             rates=dict(config.compress_rates),
-            dtype=model.dtype,
-            devices=devices,
+            dtype=dtype,
+            devices=list(devices or []),
             page_rows=page_rows,
         )
 
@@ -110,12 +117,16 @@ class CacheGeometry:
 
     def kv_bytes_per_token(self, dtype_bytes: int | None = None) -> float:
         """Cache bytes each further token adds (the sliding windows are a constant on top)."""
+        return sum(self.kv_bytes_per_token_by_kind(dtype_bytes).values())
+
+    def kv_bytes_per_token_by_kind(self, dtype_bytes: int | None = None) -> dict[str, float]:
+        """The same, split by layer kind (all layers of a kind together); sliding-only layers add nothing."""
         size = dtype_bytes if dtype_bytes is not None else torch.empty((), dtype=self.dtype).element_size()
-        per_token = 0.0
+        by_kind: dict[str, float] = {}
         for kind in self.kinds:
             for width in self.stream_widths(kind).values():
-                per_token += width * size / self.rates[kind]
-        return per_token
+                by_kind[kind] = by_kind.get(kind, 0.0) + width * size / self.rates[kind]
+        return by_kind
 
     def window_bytes(self) -> int:
         size = torch.empty((), dtype=self.dtype).element_size()
