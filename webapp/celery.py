@@ -18,3 +18,20 @@ def _connect_metrics() -> None:
 
 
 _connect_metrics()
+
+
+def _connect_engine_plan() -> None:
+    from celery.signals import worker_ready
+
+    @worker_ready.connect(weak=False)
+    def engine_plan_at_start(sender=None, **kwargs) -> None:
+        from webapp.reports.engines import engine_plan_log
+
+        queues = {queue.name for queue in getattr(sender.app.amqp, "queues", {}).values()} if sender else set()
+        consumer = getattr(sender, "task_consumer", None)
+        if consumer is not None:
+            queues = {queue.name for queue in consumer.queues}
+        engine_plan_log(consumes_engine_queue="engine" in queues)
+
+
+_connect_engine_plan()

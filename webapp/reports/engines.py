@@ -6,12 +6,15 @@ most of each task loading weights. Nothing here decides what an engine is used f
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from engine.api import Engine, is_random_weight_checkpoint
+from engine.api import Engine, EngineError, is_random_weight_checkpoint
+
+logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _built: dict[tuple, Engine] = {}
@@ -54,6 +57,7 @@ def _build(choice: str) -> Engine:
             memory_budget_bytes=settings.QUIRE_ENGINE_MEMORY_BUDGET_BYTES,
             max_batch_tokens=settings.QUIRE_ENGINE_MAX_BATCH_TOKENS,
             prefix_cache_dir=settings.QUIRE_ENGINE_PREFIX_CACHE_DIR or None,
+            context=settings.QUIRE_ENGINE_MAX_CONTEXT,
         )
     from engine.remote import RemoteEngine
 
@@ -64,6 +68,34 @@ def _build(choice: str) -> Engine:
         timeout_s=settings.QUIRE_ENGINE_TIMEOUT_S,
         max_context=settings.QUIRE_ENGINE_MAX_CONTEXT,
     )
+
+
+def engine_plan():
+    """The local engine's memory plan (engine.model_plan.ModelPlan) for the configured model, device and context,
+    from its config.json alone; None when the engine is not local, or this process has no torch (a web host
+    that leaves the model to engine workers elsewhere). Raises EngineError for a folder that cannot be planned."""
+    if settings.QUIRE_ENGINE != "local":
+        return None
+    try:
+        from engine.local.loading import resolve_source
+        from engine.model_plan import plan_model
+    except ImportError:
+        return None
+    source = resolve_source(settings.QUIRE_ENGINE_MODEL)
+    return plan_model(source, context=settings.QUIRE_ENGINE_MAX_CONTEXT, device=settings.QUIRE_ENGINE_DEVICE)
+
+
+def engine_plan_log(*, consumes_engine_queue: bool) -> None:
+    """Said once when an engine worker starts: whether the configured model fits, before a task loads it."""
+    if not consumes_engine_queue:
+        return
+    try:
+        plan = engine_plan()
+    except EngineError as error:
+        logger.error("The configured engine model cannot be used: %s", error.message)
+        return
+    if plan is not None:
+        (logger.info if plan.fits else logger.error)("Engine memory plan: %s", plan.message)
 
 
 def model_label(model_id: str) -> str:

@@ -8,6 +8,7 @@ from django.db import transaction
 
 import analysis.pipeline
 from analysis.errors import QuireError
+from engine.api import EngineError
 from webapp.audit.models import AuditAction
 from webapp.audit.services import audit_record
 from webapp.documents.models import Document, DocumentStatus
@@ -29,7 +30,12 @@ def report_generate(*, document_id) -> None:
         return  # deleted, failed during ingestion, or already analysed
     reporter = ProgressReporter(document_id=document_id, low=INGEST_PROGRESS[1], high=AUTOMATIC_PROGRESS[0])
     reporter.report(0.0, "Loading the analysis engine", force=True)
-    engine = engine_from_settings()
+    try:
+        engine, engine_refused = engine_from_settings(), False
+    except EngineError:
+        # A model that cannot be loaded (a broken checkpoint, one too large for this machine) costs the document its
+        # token count, not its first pass: the model's analysis is still queued and fails there with the reason.
+        engine, engine_refused = None, True
     reporter.report(0.0, "Analysing", force=True)
     try:
         result = analysis.pipeline.run(
@@ -59,7 +65,7 @@ def report_generate(*, document_id) -> None:
                 "first_pass": result.first_pass,
             },
         )
-        if engine is None:
+        if engine is None and not engine_refused:
             locked.update(status=DocumentStatus.READY, progress=100, stage="Ready", error_code="", error_message="")
             return
         # The report (facts, first pass) is saved; the model's playbook review is the rest of the document's bar,
