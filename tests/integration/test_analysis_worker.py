@@ -102,3 +102,52 @@ def test_upload_to_stored_analysis_and_a_follow_up_in_a_real_worker_with_the_loc
     asked.refresh_from_db()
     assert asked.status == "answered" and asked.test_model and asked.prompt_tokens > 5000, asked.error_message
     assert worker.alive
+
+
+@pytest.fixture
+def v4_engine_worker(tmp_path):
+    """An engine worker on DeepSeek-V4 laid out as DeepSeek publishes V4-Flash (FP8 weights, FP4 experts, shards)."""
+    from django.db import connection
+
+    from engine.tiny import cached_tiny_model
+
+    broker = PrivateRedis(tmp_path)
+    broker.start()
+    model = cached_tiny_model("deepseek_v4", heads=16, hidden=256, vocab=1024, max_context=16384, published_layout=True)
+    env = {"CELERY_BROKER_URL": broker.url, "QUIRE_ENGINE": "local", "QUIRE_ENGINE_DEVICE": "cpu",
+           "QUIRE_ENGINE_MODEL": str(model), "QUIRE_ANALYSIS_MAX_TOKENS": "6000"}
+    worker = start_worker(database_name=connection.settings_dict["NAME"], pool="solo", env=env,
+                          log_path=tmp_path / f"v4-worker-{uuid.uuid4().hex[:6]}.log")
+    yield worker, broker
+    stop_worker(worker)
+    broker.stop()
+
+
+def test_a_real_worker_analyses_an_upload_with_v4_as_deepseek_publishes_it(v4_engine_worker):
+    from celery import chain
+
+    from webapp.celery import app
+    from webapp.documents.tasks import document_ingest_task
+    from webapp.reports.tasks import report_analyse_task
+
+    worker, broker = v4_engine_worker
+    owner = factories.make_user("vera")
+    workspace = factories.make_workspace(owner, name="V4 worker")
+    for name in ("contract", "report"):
+        playbooks.playbook_save(workspace=workspace, user=owner, name=name, definition_json=json.dumps(ONE_QUESTION))
+    body = b"This Services Agreement is made between Alpha Ltd and Beta GmbH and is governed by the laws of Delaware.\n" * 20
+    document = factories.make_document(workspace, content=body, status="queued")
+    with app.connection_for_write(broker.url) as connection:
+        chain(document_ingest_task.si(str(document.id), None), report_analyse_task.si(str(document.id))).apply_async(
+            connection=connection)
+
+    def settled():
+        document.refresh_from_db()
+        return document.status in ("ready", "failed")
+
+    wait_for(settled, timeout=240, worker=worker, what="the document")
+    run = Analysis.objects.get(document=document)
+    assert document.status == "ready" and (run.status, run.error_message) == ("ready", "")
+    assert run.test_model and run.generated_tokens > 0
+    assert "Engine memory plan:" in worker.log() and "it fits." in worker.log()
+    assert worker.alive

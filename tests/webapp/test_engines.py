@@ -84,3 +84,50 @@ def test_demo_engine_banner_is_on_every_page(settings, login, workspace):
     settings.QUIRE_ENGINE_DEMO = True
     for url in (reverse("workspaces:list"), reverse("workspaces:detail", args=[workspace.id]), reverse("login")):
         assert "anything it writes is meaningless" in client.get(url).content.decode()
+
+
+def _one_question_playbooks(workspace, owner) -> None:
+    for name in ("contract", "report"):
+        playbooks.playbook_save(workspace=workspace, user=owner, name=name, definition_json=json.dumps(
+            {"title": "One question", "kind": "custom", "instructions": "Answer from the document.",
+             "items": [{"key": "law", "title": "Governing law", "question": "Which law governs?"}]}))
+
+
+def _analysed(workspace) -> Analysis:
+    body = b"This agreement is made between Alpha Ltd and Beta GmbH.\n" * 40
+    document = factories.make_document(workspace, content=body, status=DocumentStatus.QUEUED)
+    document_services.document_ingest(document_id=document.id)
+    report_services.report_generate(document_id=document.id)
+    automatic = Analysis.objects.get(document=document)
+    analyses.analysis_run(analysis_id=automatic.id)
+    automatic.refresh_from_db()
+    return automatic
+
+
+@pytest.mark.engine
+def test_the_analysis_step_runs_on_deepseek_v4_as_deepseek_publishes_it(local_tiny, workspace, owner):
+    from engine.tiny import cached_tiny_model
+
+    local_tiny.QUIRE_ENGINE_MODEL = str(cached_tiny_model("deepseek_v4", heads=16, hidden=256, vocab=1024, max_context=16384,
+                                                          published_layout=True))
+    _one_question_playbooks(workspace, owner)
+    automatic = _analysed(workspace)
+    assert (automatic.status, automatic.error_message) == ("ready", "") and automatic.generated_tokens > 0
+    assert automatic.test_model
+
+
+def test_a_broken_checkpoint_fails_the_analysis_with_a_message_naming_the_file(local_tiny, workspace, owner, tmp_path):
+    import shutil
+
+    from engine.tiny import cached_tiny_model
+
+    broken = tmp_path / "v4"
+    shutil.copytree(cached_tiny_model("deepseek_v4", heads=16, hidden=256, vocab=1024, max_context=16384,
+                                      published_layout=True), broken)
+    shard = broken / "model-00003-of-00003.safetensors"
+    shard.write_bytes(shard.read_bytes()[:1000])
+    local_tiny.QUIRE_ENGINE_MODEL = str(broken)
+    _one_question_playbooks(workspace, owner)
+    automatic = _analysed(workspace)
+    assert automatic.status == "failed" and automatic.error_code == "checkpoint_invalid"
+    assert automatic.error_message.startswith(f"{shard} is truncated") and "Traceback" not in automatic.error_message

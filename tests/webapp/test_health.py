@@ -66,3 +66,31 @@ def test_readyz_reaches_an_openai_compatible_engine(db, settings, models_server)
     assert response.status_code == 503
     assert response.json()["checks"]["engine"]["state"] == "failed: ConnectError"
     assert ":9" not in response.content.decode()
+
+
+def test_readyz_shows_the_local_engines_memory_plan_and_is_503_when_it_does_not_fit(db, settings):
+    from engine.tiny import cached_tiny_model
+
+    settings.QUIRE_ENGINE = "local"
+    settings.QUIRE_ENGINE_DEVICE = "cpu"
+    settings.QUIRE_ENGINE_MODEL = str(cached_tiny_model("llama", max_context=16384))
+    settings.QUIRE_ENGINE_MAX_CONTEXT = None
+    engine = Client().get("/readyz").json()["checks"]["engine"]
+    assert engine["state"] == "ok" and "16,384-token cache" in engine["detail"] and engine["detail"].endswith("it fits.")
+    settings.QUIRE_ENGINE_MAX_CONTEXT = 1 << 40  # a cache no machine holds
+    response = Client().get("/readyz")
+    engine = response.json()["checks"]["engine"]
+    assert response.status_code == 503 and engine["state"] == "failed" and "GiB short" in engine["detail"]
+
+
+def test_readyz_names_a_broken_local_checkpoint_without_its_server_path(db, settings, tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "llama", "quantization_config": {"quant_method": "fp3"}}')
+    settings.QUIRE_ENGINE = "local"
+    settings.QUIRE_ENGINE_DEVICE = "cpu"
+    settings.QUIRE_ENGINE_MODEL = str(folder)
+    response = Client().get("/readyz")
+    engine = response.json()["checks"]["engine"]
+    assert response.status_code == 503 and engine["detail"].startswith("checkpoint_invalid: my-model/config.json")
+    assert str(tmp_path) not in response.content.decode()
