@@ -71,7 +71,8 @@ def plan_model(model_dir: str | Path, *, context: int | None = None, device: str
     context = int(context or getattr(text, "max_position_embeddings", 0) or 4096)
     compute_dtype = torch.bfloat16 if device == "cuda" else torch.float32
     quantization = config_dict.get("quantization_config") if isinstance(config_dict.get("quantization_config"), dict) else None
-    keep_quantized = device == "cuda" and quantization is not None and quantization.get("quant_method") == "fp8"
+    keep_quantized = (device == "cuda" and quantization is not None and quantization.get("quant_method") == "fp8"
+                      and not quantization.get("dequantize") and _gpu_keeps_fp8())
     by_dtype = _weights_by_dtype(config, compute_dtype=compute_dtype, fp8=quantization if keep_quantized else None)
     notes = []
     if quantization is not None and not keep_quantized:
@@ -108,6 +109,16 @@ def _resolve_device(device: str) -> str:
     if device != "cpu":
         raise EngineError(f"device {device!r}: use auto, cpu or cuda.")
     return device
+
+
+def _gpu_keeps_fp8() -> bool:
+    """transformers keeps FP8 weights on compute capability 8.9 and up (Ada, Hopper, Blackwell) and dequantizes them
+    to bfloat16 below; planning for CUDA on a machine without one assumes a GPU that keeps them."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return True
+    return torch.cuda.get_device_capability() >= (8, 9)
 
 
 def _config(directory: Path):
@@ -204,22 +215,9 @@ def _devices(device: str) -> list[DeviceMemory]:
             free, total = torch.cuda.mem_get_info(index)
             found.append(DeviceMemory(torch.cuda.get_device_name(index), int(total), int(free)))
         return found
-    from engine.local.memory import host_memory_bytes
+    from engine.local.memory import host_available_bytes, host_memory_bytes
 
-    return [DeviceMemory("cpu (host memory)", host_memory_bytes(), _host_available_bytes())]
-
-
-def _host_available_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    from engine.local.memory import host_memory_bytes
-
-    return host_memory_bytes()
+    return [DeviceMemory("cpu (host memory)", host_memory_bytes(), host_available_bytes())]
 
 
 def _verdict(label: str, device: str, devices: list[DeviceMemory], *, weights: int, kv: int, context: int) -> tuple[bool, str]:

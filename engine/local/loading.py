@@ -141,15 +141,6 @@ def _eos_ids(model, tokenizer) -> list[int]:
     return []
 
 
-def _is_deepseek_v4(source: str) -> bool:
-    import json
-
-    try:
-        return json.loads((Path(source) / "config.json").read_text()).get("model_type") == "deepseek_v4"
-    except (OSError, ValueError):
-        return False
-
-
 def load(model: str | Path, *, device: str, dtype, context: int | None = None) -> Loaded:
     """Check the folder's files and the memory plan, then load: nothing heavy is read before both pass.
 
@@ -166,7 +157,7 @@ def load(model: str | Path, *, device: str, dtype, context: int | None = None) -
     plan = require_fit(source, device=device, context=context)
     if dtype is None:
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    v4 = _is_deepseek_v4(source)
+    v4 = files.config.get("model_type") == "deepseek_v4"
     attn = "eager" if v4 else attention_for(device)  # engine.v4 replaces V4's attention; eager is what it loads with
     # V4-Flash's weights (about 150 GB in FP8) need several GPUs: transformers places whole decoder layers across
     # them, and engine.v4 keeps each layer's cache on that layer's device.

@@ -55,14 +55,23 @@ def kv_bytes_per_token(config, *, dtype_bytes: int) -> int:
 
 
 def host_memory_bytes() -> int:
+    return _meminfo_bytes("MemTotal") or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def host_available_bytes() -> int:
+    """Memory the kernel could hand out now without swapping (MemAvailable), or the total where it cannot say."""
+    return _meminfo_bytes("MemAvailable") or host_memory_bytes()
+
+
+def _meminfo_bytes(field: str) -> int | None:
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
-                if line.startswith("MemTotal:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return None
 
 
 def plan_memory(

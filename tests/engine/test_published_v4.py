@@ -160,7 +160,7 @@ def test_kept_quantized_the_weights_stay_fp8_and_fp4_and_engine_v4_runs_through_
         as_on_cuda = AutoModelForCausalLM.from_pretrained(published_dir, dtype=torch.bfloat16, attn_implementation="eager",
                                                           device_map="cpu")
     stored = sum(t.numel() * t.element_size() for t in [*as_on_cuda.parameters(), *as_on_cuda.buffers()])
-    with available, mock.patch("engine.model_plan._devices", return_value=[]):
+    with available, capability, mock.patch("engine.model_plan._devices", return_value=[]):
         assert plan_model(published_dir, device="cuda").weights_bytes == stored, "the plan is what loading allocates"
     del as_on_cuda
 
