@@ -52,11 +52,12 @@ def followup_messages(block: str, question: str) -> tuple[ChatMessage, ...]:
 
 
 def repair_messages(messages: tuple[ChatMessage, ...], bad_output: str, problem: str) -> tuple[ChatMessage, ...]:
-    """One retry: the model sees its own answer and what was wrong with it."""
+    """One retry: the model sees its own answer (as much of it as the caller could fit) and what was wrong."""
+    ask = f"could not be used: {problem} Reply again with the JSON object only, following the format exactly."
+    if not bad_output:
+        return (*messages, ChatMessage("user", f"Your previous reply {ask}"))
     shown = bad_output if len(bad_output) <= 4000 else bad_output[:4000] + "..."
-    return (*messages, ChatMessage("assistant", shown),
-            ChatMessage("user", f"That reply could not be used: {problem} Reply again with the JSON object only, "
-                                "following the format exactly."))
+    return (*messages, ChatMessage("assistant", shown), ChatMessage("user", f"That reply {ask}"))
 
 
 def as_json_schema(schema: dict, name: str) -> dict:

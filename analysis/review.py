@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from analysis.anchoring import AnchorIndex
 from analysis.errors import QuireError
@@ -46,8 +46,16 @@ from engine.api import (
 
 FORMAT = 1
 DEFAULT_MAX_TOKENS = 8192
-# Tokens kept free beside the document for the instructions, the item list and the chat template.
+# Tokens kept free beside the document for the instructions, the item list and the chat template, where the
+# review has not measured them.
 PROMPT_MARGIN = 2048
+# Measured prompt overhead plus this: chat-template tokens around each message and tokenizer seams.
+TEMPLATE_SLACK = 128
+# What one finding usually takes as JSON (key, short answer, a quote or two, risk note): sizes the item groups
+# one reply is asked for. A reply cut off anyway is split again (_ask_items), so this only saves calls.
+REPLY_TOKENS_PER_ITEM = 160
+# The repair retry's own words ("That reply could not be used: ...") and the turn markers around them.
+REPAIR_NOTE_TOKENS = 96
 WINDOW_OVERLAP = 0.05
 FIRST_PASS_MIN_SCORE = 0.5
 _RISK_ORDER = {"none": 0, "low": 1, "medium": 2, "high": 3}
@@ -113,34 +121,45 @@ ProgressCallback = Callable[[float, str], None] | None
 
 def review(document: IngestedDocument, playbook: Playbook, engine: Engine, *, progress: ProgressCallback = None,
            cancel=None, first_pass: dict | None = None, max_tokens: int = DEFAULT_MAX_TOKENS, test_model: bool = False) -> Review:
-    """Run `playbook` over the whole of `document` on `engine`; progress(fraction, step) as it goes."""
+    """Run `playbook` over the whole of `document` on `engine`; progress(fraction, step) as it goes.
+
+    `max_tokens` is the longest reply allowed; a model whose context cannot hold that beside a document gets
+    replies of at most half its context (reply_budget), and a playbook whose answers do not fit one reply is
+    asked in groups of items, each group one call over the same document prefix."""
     started = time.perf_counter()
     report = progress or (lambda fraction, step: None)
-    windows = plan_windows(document, engine, max_tokens=max_tokens)
-    schema = as_json_schema(output_schema(playbook), f"quire_{playbook.kind}_review")
-    totals = {"prompt": 0, "generated": 0, "cached": 0, "prefill": 0.0, "decode": 0.0}
+    reply_tokens = reply_budget(engine, max_tokens)
+    groups = item_groups(playbook, reply_tokens)
+    overhead = max(prompt_overhead(engine, group, windowed=True) for group in groups)
+    windows = plan_windows(document, engine, max_tokens=reply_tokens, overhead=overhead)
+    totals = {"prompt": 0, "generated": 0, "cached": 0, "prefill": 0.0, "decode": 0.0, "calls": 0}
     per_window: list[tuple[RawFinding, ...]] = []
     repaired = False
+    calls = len(windows) * len(groups)
     for number, (first, last) in enumerate(windows, 1):
         pages = document.pages[first:last] if document.pages else ()
         block = document_block(document.text, pages)
         scope = (number, len(windows)) if len(windows) > 1 else None
-        messages = review_messages(block, playbook, window=scope)
+        found: list[RawFinding] = []
+        for part_number, group in enumerate(groups, 1):
+            call = (number - 1) * len(groups) + part_number
 
-        def on_progress(p: GenerationProgress, number=number) -> None:
-            share = 0.85 * p.done / max(1, p.total) if p.stage == Stage.PREFILL else 0.85 + 0.15 * p.done / max(1, p.total)
-            if p.stage == Stage.PREFILL:
-                label = f"Reading the document: {p.done:,} of {p.total:,} tokens"
-            else:
-                label = f"Writing findings: {p.done:,} tokens"
-            if len(windows) > 1:
-                label += f" (window {number} of {len(windows)})"
-            report(((number - 1) + min(1.0, share)) / len(windows), label)
+            def on_progress(p: GenerationProgress, call=call, part_number=part_number, number=number) -> None:
+                share = 0.85 * p.done / max(1, p.total) if p.stage == Stage.PREFILL else 0.85 + 0.15 * p.done / max(1, p.total)
+                if p.stage == Stage.PREFILL:
+                    label = f"Reading the document: {p.done:,} of {p.total:,} tokens"
+                else:
+                    label = f"Writing findings: {p.done:,} tokens"
+                where = [f"window {number} of {len(windows)}"] if len(windows) > 1 else []
+                where += [f"items part {part_number} of {len(groups)}"] if len(groups) > 1 else []
+                if where:
+                    label += f" ({', '.join(where)})"
+                report(((call - 1) + min(1.0, share)) / calls, label)
 
-        findings, used_repair = _ask(engine, messages, schema, lambda text: parse_findings(text, playbook), max_tokens,
-                                     on_progress, cancel, totals)
-        repaired = repaired or used_repair
-        per_window.append(findings)
+            findings, used_repair = _ask_items(engine, block, group, scope, reply_tokens, on_progress, cancel, totals)
+            repaired = repaired or used_repair
+            found.extend(findings)
+        per_window.append(tuple(found))
     merged = _merge(per_window)
     report(0.99, "Anchoring quotes")
     index = AnchorIndex(document.text, document.pages)
@@ -153,7 +172,31 @@ def review(document: IngestedDocument, playbook: Playbook, engine: Engine, *, pr
         seconds=time.perf_counter() - started, repaired=repaired, cited_pages=tuple(cited),
         missed_by_model=_missed(findings, playbook, first_pass), test_model=test_model,
         unanswered=tuple(item.title for item in playbook.items if item.key not in {f.item for f in findings}),
+        extra={"reply_tokens": reply_tokens, "item_groups": len(groups), "calls": totals["calls"]},
     )
+
+
+def reply_budget(engine: Engine, max_tokens: int) -> int:
+    """The longest reply to ask for: `max_tokens`, but never more than half the engine's context, so a model
+    with a small context (8,192 tokens) still has room for the document beside its answer."""
+    return max(1, min(max_tokens, engine.max_context // 2))
+
+
+def item_groups(playbook: Playbook, reply_tokens: int) -> list[Playbook]:
+    """The playbook in as few parts as let each part's answers fit one reply (REPLY_TOKENS_PER_ITEM each)."""
+    per_call = max(1, reply_tokens // REPLY_TOKENS_PER_ITEM)
+    items = playbook.items
+    if len(items) <= per_call:
+        return [playbook]
+    parts = -(-len(items) // per_call)
+    size = -(-len(items) // parts)  # even parts: 41 items in 2 calls are 21 + 20, not 40 + 1
+    return [replace(playbook, items=items[start:start + size]) for start in range(0, len(items), size)]
+
+
+def prompt_overhead(engine: Engine, playbook: Playbook, *, windowed: bool = False) -> int:
+    """Tokens a review prompt takes besides the document: system message, instructions, item list, template."""
+    messages = review_messages(document_block("", ()), playbook, window=(1, 2) if windowed else None)
+    return sum(engine.count_tokens(message.content) for message in messages) + TEMPLATE_SLACK
 
 
 @dataclass(frozen=True)
@@ -186,11 +229,13 @@ def ask_followup(document: IngestedDocument, question: str, engine: Engine, *, m
                           cached_prompt_tokens=totals["cached"], seconds=time.perf_counter() - started)
 
 
-def plan_windows(document: IngestedDocument, engine: Engine, *, max_tokens: int) -> list[tuple[int, int]]:
+def plan_windows(document: IngestedDocument, engine: Engine, *, max_tokens: int,
+                 overhead: int = PROMPT_MARGIN) -> list[tuple[int, int]]:
     """Page ranges [first, last) to read: one covering everything when it fits (the norm), else the fewest
-    ranges of whole pages that fit, each overlapping the previous by about 5% of its tokens."""
+    ranges of whole pages that fit, each overlapping the previous by about 5% of its tokens. `overhead`: the
+    prompt's tokens besides the document (prompt_overhead)."""
     pages = document.pages
-    budget = engine.max_context - max_tokens - PROMPT_MARGIN
+    budget = engine.max_context - max_tokens - overhead
     if budget <= 0:
         raise ReviewFailedError(f"The engine's context ({engine.max_context} tokens) leaves no room for a document "
                                 f"beside {max_tokens} tokens of answer.")
@@ -220,19 +265,52 @@ def plan_windows(document: IngestedDocument, engine: Engine, *, max_tokens: int)
     return windows
 
 
+def _ask_items(engine, block, playbook, scope, max_tokens, on_progress, cancel, totals):
+    """One group of items over one window. A reply cut off at `max_tokens` while it still had several items to
+    answer is not repaired (a retry would be cut off too) but asked again as two halves."""
+    messages = review_messages(block, playbook, window=scope)
+    schema = as_json_schema(output_schema(playbook), f"quire_{playbook.kind}_review")
+    result = _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals)
+    if result.finish_reason == "length" and len(playbook.items) > 1:
+        half = (len(playbook.items) + 1) // 2
+        first, used_first = _ask_items(engine, block, replace(playbook, items=playbook.items[:half]), scope, max_tokens,
+                                       on_progress, cancel, totals)
+        second, used_second = _ask_items(engine, block, replace(playbook, items=playbook.items[half:]), scope, max_tokens,
+                                         on_progress, cancel, totals)
+        return first + second, used_first or used_second
+    return _parse_or_repair(engine, messages, result, schema, lambda text: parse_findings(text, playbook), max_tokens,
+                            on_progress, cancel, totals)
+
+
 def _ask(engine, messages, schema, parse, max_tokens, on_progress, cancel, totals, on_text=None):
     """parse(reply) and whether the one repair retry was needed; ReviewFailedError when neither reply parses."""
     result = _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals, on_text)
+    return _parse_or_repair(engine, messages, result, schema, parse, max_tokens, on_progress, cancel, totals, on_text)
+
+
+def _parse_or_repair(engine, messages, result, schema, parse, max_tokens, on_progress, cancel, totals, on_text=None):
     try:
         return parse(result.text), False
     except ModelOutputError as problem:
         first_problem = problem.message if result.finish_reason != "length" else f"{problem.message} (the reply was cut off at {max_tokens} tokens)"
-    retry = _generate(engine, repair_messages(messages, result.text, first_problem), schema, max_tokens, on_progress,
+    shown = _what_fits(engine, result, max_tokens)
+    retry = _generate(engine, repair_messages(messages, shown, first_problem), schema, max_tokens, on_progress,
                       cancel, totals, on_text)
     try:
         return parse(retry.text), True
     except ModelOutputError as again:
         raise ReviewFailedError(f"The model's reply could not be used, even after one retry: {again.message}") from None
+
+
+def _what_fits(engine, result: GenerationResult, max_tokens: int) -> str:
+    """As much of the bad reply as the repair prompt can show and still leave `max_tokens` for the new reply:
+    the original prompt already used its share of the context, so a long bad reply is cut, or left out."""
+    room = engine.max_context - result.prompt_tokens - max_tokens - REPAIR_NOTE_TOKENS
+    if result.generated_tokens <= room:
+        return result.text
+    if room < 256:  # a fragment shorter than this tells the model little: the problem alone is asked about
+        return ""
+    return result.text[: len(result.text) * room // max(1, result.generated_tokens)]
 
 
 def _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals, on_text=None):
@@ -247,6 +325,7 @@ def _generate(engine, messages, schema, max_tokens, on_progress, cancel, totals,
     totals["cached"] += result.cached_prompt_tokens
     totals["prefill"] += result.prefill_seconds or 0.0
     totals["decode"] += result.decode_seconds or 0.0
+    totals["calls"] = totals.get("calls", 0) + 1
     return result
 
 

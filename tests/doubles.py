@@ -16,6 +16,7 @@ class ScriptedEngine:
     model_id: str = "scripted-test-double"
     requests: list = field(default_factory=list)
     cancel_after_prefill: bool = False
+    finish_reasons: list[str] = field(default_factory=list)  # one per reply, in order; "stop" when run out
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -29,9 +30,12 @@ class ScriptedEngine:
             if cancel is not None and cancel.is_set():
                 return GenerationResult("", (), prompt_tokens, 0, "cancelled")
         text = self.replies.pop(0)
+        finish = self.finish_reasons.pop(0) if self.finish_reasons else "stop"
+        generated = max(1, self.count_tokens(text))
         if on_progress:
-            on_progress(GenerationProgress(Stage.DECODE, 5, request.max_tokens))
-        return GenerationResult(text, (1,) * 5, prompt_tokens, 5, "stop", prefill_seconds=0.01, decode_seconds=0.01)
+            on_progress(GenerationProgress(Stage.DECODE, generated, request.max_tokens))
+        return GenerationResult(text, (1,) * generated, prompt_tokens, generated, finish, prefill_seconds=0.01,
+                                decode_seconds=0.01)
 
     piece_chars: int = 7  # stream() hands out the reply this many characters at a time
     on_piece: object = None  # called with the text so far after each piece: a test looks at the world mid-stream

@@ -6,12 +6,23 @@ The double lives here only; the product never uses it."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+
 import pytest
 
 from analysis.findings import output_schema, parse_findings, partial_answer
 from analysis.ingest.document import IngestedDocument
 from analysis.playbooks import BUILT_IN, PlaybookError, custom, from_dict, load
-from analysis.review import ReviewCancelledError, ReviewFailedError, ask_followup, plan_windows, review
+from analysis.review import (
+    ReviewCancelledError,
+    ReviewFailedError,
+    ask_followup,
+    item_groups,
+    plan_windows,
+    prompt_overhead,
+    reply_budget,
+    review,
+)
 from tests.doubles import ScriptedEngine
 
 PAGES = [
@@ -101,17 +112,76 @@ def test_whole_document_is_the_norm_and_windows_only_when_it_does_not_fit():
     windows = plan_windows(doc, small, max_tokens=1000)
     assert len(windows) >= 2 and windows[0][0] == 0 and windows[-1][1] == 3
     assert all(b[0] <= a[1] for a, b in zip(windows, windows[1:]))  # contiguous or overlapping, no gap
+    with pytest.raises(ReviewFailedError):
+        plan_windows(doc, ScriptedEngine([], max_context=1500), max_tokens=1000)
 
+    two = replace(load("contract"), items=tuple(i for i in load("contract").items if i.key in ("parties", "governing_law")))
+    context = 400 + prompt_overhead(small, two, windowed=True) + 70  # room for about 70 words of document
+    assert context // 2 >= 400  # the reply keeps its 400 tokens: two items fit one call
+    windows = plan_windows(doc, ScriptedEngine([], max_context=context), max_tokens=400,
+                           overhead=prompt_overhead(small, two, windowed=True))
+    assert len(windows) >= 2
     replies = [reply(("governing_law", False, "", [], "none"), ("parties", True, "Acme", ["Acme Corp."], "low"))] + \
               [reply(("governing_law", True, "New York", ["laws of the State of New York"], "medium"))] * (len(windows) - 1)
-    engine = ScriptedEngine(replies, max_context=small.max_context)
-    result = review(doc, load("contract"), engine, max_tokens=1000)
+    engine = ScriptedEngine(replies, max_context=context)
+    result = review(doc, two, engine, max_tokens=400)
     merged = {f.item: f for f in result.findings}
     assert result.windows == len(windows) and merged["governing_law"].present and merged["governing_law"].risk == "medium"
     assert merged["parties"].present and merged["parties"].quotes[0].verified
     assert f"part 1 of {len(windows)}" in engine.requests[0].messages[1].content
-    with pytest.raises(ReviewFailedError):
-        plan_windows(doc, ScriptedEngine([], max_context=1500), max_tokens=1000)
+
+
+def test_a_small_context_gets_a_reply_that_fits_and_the_playbook_in_groups_over_one_prefix():
+    """An 8,192-token model asked for the default 8,192-token reply: half its context, 41 items in two calls."""
+    playbook = load("contract")
+    assert reply_budget(ScriptedEngine([], max_context=8192), 8192) == 4096
+    groups = item_groups(playbook, 4096)
+    assert [len(g.items) for g in groups] == [21, 20]
+    assert [i.key for g in groups for i in g.items] == [i.key for i in playbook.items]
+    one, other = groups[0].items[0].key, groups[1].items[0].key
+    engine = ScriptedEngine([reply((one, True, "Acme", ["Acme Corp."], "none")),
+                             reply((other, True, "New York", ["laws of the State of New York"], "low"))], max_context=8192)
+    result = review(document(), playbook, engine)
+    assert [r.max_tokens for r in engine.requests] == [4096, 4096]
+    assert {f.item for f in result.findings} == {one, other}
+    asked = [r.messages[1].content for r in engine.requests]
+    assert f"- {one}:" in asked[0] and f"- {other}:" not in asked[0] and f"- {other}:" in asked[1]
+    assert asked[1].startswith(asked[0][: asked[0].index("</document>")])  # one document prefix for both calls
+    assert result.extra == {"reply_tokens": 4096, "item_groups": 2, "calls": 2}
+
+
+def test_a_reply_cut_off_with_several_items_left_is_asked_again_in_halves():
+    two = replace(load("contract"), items=tuple(i for i in load("contract").items if i.key in ("parties", "governing_law")))
+    engine = ScriptedEngine(['{"findings": [{"item": "parties", "present": true, "answer": "Acme Corp. and', 
+                             reply(("parties", True, "Acme", ["Acme Corp."], "none")),
+                             reply(("governing_law", True, "New York", ["laws of the State of New York"], "low"))],
+                            finish_reasons=["length", "stop", "stop"])
+    result = review(document(), two, engine, max_tokens=400)  # two items per call: one group
+    assert not result.repaired and {f.item for f in result.findings} == {"parties", "governing_law"}
+    assert ["- governing_law:" in r.messages[1].content for r in engine.requests] == [True, False, True]
+
+
+def test_the_repair_retry_never_overflows_the_context():
+    """The bad reply goes back into the prompt only as far as it leaves room for a whole new reply."""
+    bad = "not json " * 600  # 1,200 words: the double counts a token per word
+    good = reply(("parties", True, "Acme", ["Acme Corp."], "none"))
+    one = replace(load("contract"), items=tuple(i for i in load("contract").items if i.key == "parties"))
+    measuring = ScriptedEngine([good])
+    review(document(), one, measuring, max_tokens=500)
+    prompt = sum(measuring.count_tokens(m.content) for m in measuring.requests[0].messages)
+
+    engine = ScriptedEngine([bad, good], max_context=prompt + 500 + 96 + 600)  # room for 600 of its 1,200 words
+    review(document(), one, engine, max_tokens=500)
+    retry = engine.requests[1]
+    assert retry.max_tokens == 500
+    assert sum(engine.count_tokens(m.content) for m in retry.messages) + retry.max_tokens <= engine.max_context
+    assert retry.messages[2].role == "assistant" and 0 < len(retry.messages[2].content) < len(bad)
+
+    tight = ScriptedEngine([bad, good], max_context=2 * (prompt + 200))  # the reply takes half, the prompt the rest
+    review(document(), one, tight, max_tokens=5000)
+    retry = tight.requests[1]
+    assert [m.role for m in retry.messages] == ["system", "user", "user"]  # no room: the problem alone
+    assert sum(tight.count_tokens(m.content) for m in retry.messages) + retry.max_tokens <= tight.max_context
 
 
 def test_first_pass_categories_the_model_marked_absent_are_listed():
