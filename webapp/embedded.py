@@ -45,9 +45,10 @@ EMBEDDED_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 def choose_engine(var_dir: Path) -> str:
     """Set the engine environment for the workers unless the user chose one; returns a description.
 
-    The local engine with a small instruct model when the hub answers or the model is cached; else
-    the tiny random-weight model built here, with QUIRE_ENGINE_DEMO set so every page says its
-    output is meaningless.
+    The local engine with a small instruct model when the hub answers or the model is cached; else the demo
+    model that ships inside an installed package (SmolLM2-135M-Instruct, engine.demo_model), real but weak,
+    which every page names as such; and only where that package is missing too, the tiny random-weight model
+    built here, with QUIRE_ENGINE_DEMO set so every page says its output is meaningless.
     """
     if os.environ.get("QUIRE_ENGINE"):
         return f"{os.environ['QUIRE_ENGINE']} ({os.environ.get('QUIRE_ENGINE_MODEL', '')})"
@@ -61,6 +62,13 @@ def choose_engine(var_dir: Path) -> str:
     try:
         os.environ["QUIRE_ENGINE_MODEL"] = resolve_source(model)
         return f"local, {model}"
+    except EngineError:
+        pass
+    from engine.demo_model import NAME, cached_demo_model
+
+    try:
+        os.environ["QUIRE_ENGINE_MODEL"] = str(cached_demo_model())
+        return f"local, {NAME} demo model from its installed package ({model} could not be fetched): answers unreliable"
     except EngineError:
         from engine.tiny import cached_tiny_model
 

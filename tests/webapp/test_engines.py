@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -84,6 +86,38 @@ def test_demo_engine_banner_is_on_every_page(settings, login, workspace):
     settings.QUIRE_ENGINE_DEMO = True
     for url in (reverse("workspaces:list"), reverse("workspaces:detail", args=[workspace.id]), reverse("login")):
         assert "anything it writes is meaningless" in client.get(url).content.decode()
+
+
+def test_the_demo_models_notice_is_on_every_page(settings, login, workspace, tmp_path):
+    from engine.demo_model import DEMO_MARKER
+
+    folder = tmp_path / "SmolLM2-135M-Instruct-1"  # what the notice reads: the marker the demo build writes
+    folder.mkdir()
+    (folder / DEMO_MARKER).write_text("demo\n")
+    settings.QUIRE_ENGINE, settings.QUIRE_ENGINE_MODEL = "local", str(folder)
+    client = login(workspace.created_by)
+    for url in (reverse("workspaces:list"), reverse("workspaces:detail", args=[workspace.id]), reverse("login")):
+        page = client.get(url).content.decode()
+        assert "135M-parameter demo model" in page and "only its verified quotes are evidence" in page
+    settings.QUIRE_ENGINE_MODEL = str(tmp_path)  # any other model: no notice
+    assert "demo model" not in client.get(reverse("workspaces:list")).content.decode()
+
+
+@pytest.mark.engine
+def test_make_run_uses_the_installed_demo_model_when_the_hub_cannot_be_reached(monkeypatch, tmp_path):
+    from webapp import embedded
+
+    for name in ("QUIRE_ENGINE", "QUIRE_ENGINE_MODEL", "QUIRE_ENGINE_DEMO", "QUIRE_EMBEDDED_MODEL",
+                 "QUIRE_ENGINE_MEMORY_BUDGET_BYTES"):
+        monkeypatch.setenv(name, "")  # so that what choose_engine writes is undone after the test
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # nothing cached: the hub model is out of reach
+    monkeypatch.setenv("QUIRE_CACHE_DIR", os.environ.get("QUIRE_CACHE_DIR") or str(Path.home() / ".cache" / "quire"))
+    described = embedded.choose_engine(tmp_path)
+    assert "SmolLM2-135M-Instruct demo model" in described
+    assert os.environ["QUIRE_ENGINE"] == "local" and "QUIRE_ENGINE_DEMO" not in os.environ
+    assert Path(os.environ["QUIRE_ENGINE_MODEL"], "QUIRE_DEMO_MODEL").is_file()
 
 
 def _one_question_playbooks(workspace, owner) -> None:
