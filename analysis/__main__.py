@@ -41,8 +41,9 @@ def _clauses(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _engine(spec: str, model: str | None):
-    """`local:DIR_OR_ID` (the in-process engine) or an OpenAI-compatible base URL (`engine serve`, vLLM, SGLang)."""
+def _engine(spec: str, model: str | None, max_context: int | None = None):
+    """`local:DIR_OR_ID` (the in-process engine) or an OpenAI-compatible base URL (`engine serve`, vLLM, SGLang,
+    llama.cpp's server). `max_context`: the server's context length where its /v1/models does not say it."""
     if spec.startswith("local:"):
         from engine.local import LocalEngine
 
@@ -57,7 +58,7 @@ def _engine(spec: str, model: str | None):
             model = listed[0]["id"] if listed else None
         if not model:
             raise SystemExit("the server lists no model; pass --model")
-        return RemoteEngine(spec, model)
+        return RemoteEngine(spec, model, max_context=max_context)
     raise SystemExit(f"--engine must be local:DIR_OR_ID or an http(s) URL, not {spec!r}")
 
 
@@ -83,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
 
     document = ingest(args.path, password=args.password)
     playbook = _playbook(args.playbook)
-    engine = _engine(args.engine, args.model)
+    engine = _engine(args.engine, args.model, args.max_context)
     first = first_pass.as_json(first_pass.first_pass(document), document) if playbook.kind == "contract" else None
 
     def progress(fraction: float, step: str) -> None:
@@ -106,6 +107,40 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from analysis.evaluation import evaluate, labelled_contracts
+
+    contracts = labelled_contracts(args.contracts, args.limit)
+    if not contracts:
+        print(f"no contracts: {args.contracts} holds no NAME.labels.json beside a NAME.PDF", file=sys.stderr)
+        return EXIT_DOCUMENT_ERROR
+    playbook = _playbook(args.playbook)
+    engine = _engine(args.engine, args.model, args.max_context)
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.json else None
+    result = evaluate(contracts, engine, playbook, engine_label=args.engine, max_tokens=args.max_tokens, progress=say)
+    report = result.as_json()
+    if args.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return EXIT_OK
+    print(f"{report['model']} on {report['contracts']} contracts ({report['engine']}), CUAD's rule, white space and quotes folded")
+    print(f"{'category':<40} {'who':<10} {'precision':>9} {'recall':>7} {'presence':>8} {'verified':>8}")
+    rows = [("overall", report["overall"], report["first_pass"]["overall"])]
+    rows += [(c, report["categories"][c], report["first_pass"]["categories"].get(c, {})) for c in report["categories"]]
+    for name, model_scores, first_scores in rows:
+        for who, scores in (("model", model_scores), ("first pass", first_scores)):
+            cells = [_cell(scores.get(key)) for key in ("precision", "recall", "presence_accuracy")]
+            verified = _cell(scores.get("verified_share")) if who == "model" else ""
+            print(f"{name[:40]:<40} {who:<10} {cells[0]:>9} {cells[1]:>7} {cells[2]:>8} {verified:>8}")
+    overall = report["overall"]
+    print(f"repaired {_cell(overall['repaired_share'])}, failed {_cell(overall['failed_share'])}, "
+          f"{overall['prompt_tokens']:,} prompt tokens and {overall['seconds_per_contract']} s per contract")
+    return EXIT_OK
+
+
+def _cell(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Quire's analysis from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,12 +155,25 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--engine", required=True, help="local:DIR_OR_ID, or the base URL of an OpenAI-compatible server")
     run.add_argument("--model", help="model name at a server (default: the first it lists)")
     run.add_argument("--password", help="password of an encrypted PDF (never printed)")
-    run.add_argument("--max-tokens", type=int, default=8192, help="longest reply")
+    run.add_argument("--max-tokens", type=int, default=8192,
+                     help="longest reply (at most half the model's context is used, whatever this says)")
+    run.add_argument("--max-context", type=int, default=None,
+                     help="the server's context length, where GET /v1/models does not report it (llama.cpp's --n_ctx)")
     run.add_argument("--json", action="store_true", help="print the review as one JSON object")
+    evaluate = commands.add_parser("evaluate", help="score a model's contract review against CUAD's expert labels")
+    evaluate.add_argument("--engine", required=True, help="local:DIR_OR_ID, or the base URL of an OpenAI-compatible server")
+    evaluate.add_argument("--contracts", required=True, help="folder of NAME.PDF files beside NAME.labels.json")
+    evaluate.add_argument("--limit", type=int, default=None, help="the first N contracts by name")
+    evaluate.add_argument("--playbook", default="contract", help="contract, or a playbook JSON file with CUAD's categories")
+    evaluate.add_argument("--model", help="model name at a server (default: the first it lists)")
+    evaluate.add_argument("--max-tokens", type=int, default=8192, help="longest reply (at most half the context)")
+    evaluate.add_argument("--max-context", type=int, default=None, help="the server's context length, where it does not say")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        return _run(args) if args.command == "run" else _clauses(args)
+        handlers = {"run": _run, "clauses": _clauses, "evaluate": _evaluate}
+        return handlers[args.command](args)
     except QuireError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_DOCUMENT_ERROR

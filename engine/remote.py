@@ -75,6 +75,14 @@ _MODEL_MISSING_WORDING = re.compile(
 )
 # Keys under which servers report a model's context length in GET /v1/models.
 _CONTEXT_LENGTH_KEYS = ("max_model_len", "context_length", "max_context_length", "context_window")
+# A request the server refuses by its schema (FastAPI/pydantic servers such as llama-cpp-python answer these
+# with HTTP 500): the same request fails the same way every time, so it is never retried.
+_VALIDATION_WORDING = re.compile(r"validation error|Input should be|should be '|literal_error", re.IGNORECASE)
+# A server that takes `response_format` only as "text" or "json_object" (llama-cpp-python): JSON-schema output
+# is asked for there as {"type": "json_object", "schema": ...}, which it compiles to a grammar.
+_NO_JSON_SCHEMA_WORDING = re.compile(r"response_format.{0,200}(json_object|text)|json_schema.{0,200}not supported",
+                                     re.IGNORECASE | re.DOTALL)
+CONTEXT_SETTING = "QUIRE_ENGINE_MAX_CONTEXT"
 
 
 # Failures before any response arrived: the server is down, restarting, or dropped an idle connection.
@@ -266,6 +274,9 @@ class RemoteEngine:
         self._max_context = max_context
         self._models_checked = max_context is not None
         self._tokenize_available: bool | None = None  # None: not tried yet
+        self._tokenize_path = "/tokenize"  # vLLM and SGLang; llama-cpp-python's is /extras/tokenize/count
+        # "json_schema" until the server says it takes only json_object (then schemas travel inside that).
+        self._schema_format = "json_schema"
         # Whether the last count_tokens answer was an estimate; before the first call, whether it will be.
         self.token_count_is_estimate = tokenizer is None
         # Built once: loading the CA bundle costs tens of milliseconds, and each generation opens a client.
@@ -288,7 +299,8 @@ class RemoteEngine:
         if self._max_context is None:
             raise EngineError(
                 f"The engine at {self.base_url} does not report a context length for model "
-                f"{self.model_id!r} (no max_model_len in GET /v1/models); configure max_context for it."
+                f"{self.model_id!r} (no max_model_len in GET /v1/models); give it: {CONTEXT_SETTING} in the web "
+                "app, --max-context on the command line (the length the server was started with, e.g. llama.cpp's --n_ctx)."
             )
         return self._max_context
 
@@ -388,12 +400,18 @@ class RemoteEngine:
         if request.seed is not None:
             payload["seed"] = request.seed
         if request.response_format is not None:
-            payload["response_format"] = request.response_format
+            payload["response_format"] = self._response_format(request.response_format)
         if request.prompt is not None:
             payload["prompt"] = request.prompt
             return "/v1/completions", payload
         payload["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
         return "/v1/chat/completions", payload
+
+    def _response_format(self, wanted: dict[str, Any]) -> dict[str, Any]:
+        schema = (wanted.get("json_schema") or {}).get("schema") if wanted.get("type") == "json_schema" else None
+        if schema is not None and self._schema_format == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return wanted
 
     def _deltas(
         self,
@@ -414,7 +432,13 @@ class RemoteEngine:
         started = time.monotonic()
         try:
             try:
-                response = self._send(client, "POST", path, json_body=payload, stream=True, box=box, cancel=cancel)
+                try:
+                    response = self._send(client, "POST", path, json_body=payload, stream=True, box=box, cancel=cancel)
+                except EngineError as refused:
+                    if not self._falls_back_to_json_object(request, refused):
+                        raise
+                    path, payload = self._payload(request)
+                    response = self._send(client, "POST", path, json_body=payload, stream=True, box=box, cancel=cancel)
             except _Cancelled:
                 tally.cancelled = True
                 return
@@ -455,6 +479,18 @@ class RemoteEngine:
             if watcher is not None:
                 watcher.stop()
             client.close()
+
+    def _falls_back_to_json_object(self, request: GenerationRequest, refused: EngineError) -> bool:
+        """Whether the server refused a JSON-schema `response_format` it would take as json_object; if so the
+        engine asks that way from now on."""
+        wanted = request.response_format or {}
+        if self._schema_format != "json_schema" or wanted.get("type") != "json_schema":
+            return False
+        if not _NO_JSON_SCHEMA_WORDING.search(refused.message):
+            return False
+        logger.info("Engine at %s takes response_format json_object only; asking for the schema that way.", self.base_url)
+        self._schema_format = "json_object"
+        return True
 
     @staticmethod
     def _progress(tally: _Tally, max_tokens: int) -> GenerationProgress:
@@ -539,9 +575,15 @@ class RemoteEngine:
         return None
 
     def _count_with_server(self, text: str) -> int | None:
-        body = {"model": self.model_id, "prompt": text, "add_special_tokens": False}
+        bodies = {"/tokenize": {"model": self.model_id, "prompt": text, "add_special_tokens": False},
+                  "/extras/tokenize/count": {"input": text}}
         try:
-            response = self._send(self._client, "POST", "/tokenize", json_body=body, missing_ok=True)
+            response = self._send(self._client, "POST", self._tokenize_path, json_body=bodies[self._tokenize_path],
+                                  missing_ok=True)
+            if response is None and self._tokenize_path == "/tokenize":
+                self._tokenize_path = "/extras/tokenize/count"  # llama-cpp-python's server
+                response = self._send(self._client, "POST", self._tokenize_path, json_body=bodies[self._tokenize_path],
+                                      missing_ok=True)
         except EngineError as exc:
             logger.warning("Token count falls back to an estimate: %s", exc.message)
             return None
@@ -627,7 +669,8 @@ class RemoteEngine:
             if missing_ok and status in (404, 405, 501):
                 return None
             message = _server_message(body)
-            if status in RETRY_STATUSES and attempt <= self.max_retries and not _CONTEXT_WORDING.search(message):
+            deterministic = _CONTEXT_WORDING.search(message) or _VALIDATION_WORDING.search(message)
+            if status in RETRY_STATUSES and attempt <= self.max_retries and not deterministic:
                 retry_after = _retry_after_s(response)
                 delay = retry_after if retry_after is not None else self._backoff_s(attempt)
                 logger.warning(
@@ -692,7 +735,7 @@ class RemoteEngine:
             )
         if status == 404:
             return self._error(InvalidRequestError, f"The {where} has no endpoint {path} (HTTP 404: {message}).")
-        if 400 <= status < 500 and status != 429:
+        if 400 <= status < 500 and status != 429 or _VALIDATION_WORDING.search(message):
             return self._error(InvalidRequestError, f"The {where} rejected the request (HTTP {status}): {message}")
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         return self._error(EngineUnavailableError, f"The {where} answered HTTP {status}{tries}: {message}")
