@@ -28,9 +28,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.anchoring import DOUBLE_QUOTES, SINGLE_QUOTES  # noqa: E402
 from analysis.first_pass import clause_model  # noqa: E402
-from analysis.first_pass.cuad_metrics import Excerpt, Prediction, evaluate, load_cuad_labels, matches  # noqa: E402
+from analysis.first_pass.cuad_metrics import (  # noqa: E402
+    Excerpt,
+    Prediction,
+    evaluate,
+    fold_quotes,
+    load_cuad_labels,
+    matches,
+)
 
 
 def checking_contracts(corpus: Path) -> list[tuple[str, Path, Path]]:
@@ -44,16 +50,6 @@ def checking_contracts(corpus: Path) -> list[tuple[str, Path, Path]]:
     return rows
 
 
-_ASCII_QUOTES = str.maketrans({**dict.fromkeys(SINGLE_QUOTES, "'"), **dict.fromkeys(DOUBLE_QUOTES, '"')})
-
-
-def fold_quotes(text: str) -> str:
-    """Typographic quotes as straight ones (the characters the report's anchoring folds as quotes). CUAD's .txt
-    files and excerpts write straight quotes where the PDFs print curly ones, and CUAD's word test counts '"Party"'
-    and '\u201cParty\u201d' as different words, so a passage read from the PDF can miss an excerpt it matches word
-    for word. Folding both sides shows how much of the gap between the PDF and the .txt rows is this alone; the
-    headline row stays CUAD's test as the issue specifies it."""
-    return text.translate(_ASCII_QUOTES)
 
 
 def predictions_for(model, name: str, text: str) -> list[Prediction]:

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.anchoring import DOUBLE_QUOTES, SINGLE_QUOTES
+
 IOU_THRESH = 0.5
 PARTIES = "Parties"  # the one category where an excerpt contained in the prediction also matches
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz
@@ -77,6 +79,17 @@ class Report:
 
 def fold_space(text: str) -> str:
     return " ".join(text.split())
+
+
+_ASCII_QUOTES = str.maketrans({**dict.fromkeys(SINGLE_QUOTES, "'"), **dict.fromkeys(DOUBLE_QUOTES, '"')})
+
+
+def fold_quotes(text: str) -> str:
+    """Typographic quotes as straight ones (the characters the report's anchoring folds as quotes). CUAD's .txt
+    files and excerpts write straight quotes where the PDFs print curly ones, and CUAD's word test counts '"Party"'
+    and '\u201cParty\u201d' as different words, so a passage read from the PDF can miss an excerpt it matches word
+    for word. Folded on both sides wherever quote typography counts as layout, like white space."""
+    return text.translate(_ASCII_QUOTES)
 
 
 def _words(text: str) -> frozenset[str]:
