@@ -18,11 +18,13 @@ $(INSTALLED): pyproject.toml requirements/demo-model.txt
 install: $(INSTALLED)
 
 # llama.cpp's OpenAI-compatible server (llama-cpp-python, built from its PyPI source: about 5 minutes on 2 cores,
-# then reused from pip's wheel cache), the third-party server the tests drive Quire against. Built for this CPU:
-# without GGML_NATIVE the wheel built here stopped on an invalid opcode at the first token.
+# then reused from pip's wheel cache), the third-party server the tests drive Quire against. Built for AVX2 and
+# AVX-512 without AMX: these machines list AMX among their CPU flags but stop the process on its first tile
+# instruction (invalid opcode), which a native build (or the default one) reaches at the first token.
 LLAMACPP := $(VENV)/.installed-llamacpp
+LLAMACPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
 $(LLAMACPP): $(INSTALLED)
-	CMAKE_ARGS="-DGGML_NATIVE=ON" $(BIN)/python -m pip install --quiet -e ".[llamacpp]"
+	CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir -e ".[llamacpp]"
 	touch $@
 
 # Debian packages the browser tests need (headless Chromium); a no-op when already present.

@@ -115,7 +115,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"no contracts: {args.contracts} holds no NAME.labels.json beside a NAME.PDF", file=sys.stderr)
         return EXIT_DOCUMENT_ERROR
     playbook = _playbook(args.playbook)
-    engine = _engine(args.engine, args.model, args.max_context)
+    engine = None if args.engine == "none" else _engine(args.engine, args.model, args.max_context)
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.json else None
     result = evaluate(contracts, engine, playbook, engine_label=args.engine, max_tokens=args.max_tokens, progress=say)
     report = result.as_json()
@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="the server's context length, where GET /v1/models does not report it (llama.cpp's --n_ctx)")
     run.add_argument("--json", action="store_true", help="print the review as one JSON object")
     evaluate = commands.add_parser("evaluate", help="score a model's contract review against CUAD's expert labels")
-    evaluate.add_argument("--engine", required=True, help="local:DIR_OR_ID, or the base URL of an OpenAI-compatible server")
+    evaluate.add_argument("--engine", required=True,
+                          help="local:DIR_OR_ID, the base URL of an OpenAI-compatible server, or none (the first pass alone)")
     evaluate.add_argument("--contracts", required=True, help="folder of NAME.PDF files beside NAME.labels.json")
     evaluate.add_argument("--limit", type=int, default=None, help="the first N contracts by name")
     evaluate.add_argument("--playbook", default="contract", help="contract, or a playbook JSON file with CUAD's categories")

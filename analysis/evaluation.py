@@ -69,21 +69,22 @@ class Evaluation:
     engine: str
     model: str
     playbook: str
-    runs: list[ContractRun] = field(default_factory=list)
+    contracts_read: int = 0
+    runs: list[ContractRun] = field(default_factory=list)  # one per contract the model reviewed
     model_categories: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     first_pass_categories: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
 
     def as_json(self) -> dict:
-        contracts = len(self.runs)
+        reviewed = len(self.runs)
         overall = _total(self.model_categories).scores()
         overall.update({
-            "repaired_share": _ratio(sum(r.repaired for r in self.runs), contracts),
-            "failed_share": _ratio(sum(bool(r.failed) for r in self.runs), contracts),
-            "prompt_tokens": round(sum(r.prompt_tokens for r in self.runs) / contracts) if contracts else 0,
-            "seconds_per_contract": round(sum(r.seconds for r in self.runs) / contracts, 1) if contracts else 0.0,
+            "repaired_share": _ratio(sum(r.repaired for r in self.runs), reviewed),
+            "failed_share": _ratio(sum(bool(r.failed) for r in self.runs), reviewed),
+            "prompt_tokens": round(sum(r.prompt_tokens for r in self.runs) / reviewed) if reviewed else 0,
+            "seconds_per_contract": round(sum(r.seconds for r in self.runs) / reviewed, 1) if reviewed else 0.0,
         })
         return {
-            "engine": self.engine, "model": self.model, "playbook": self.playbook, "contracts": contracts,
+            "engine": self.engine, "model": self.model, "playbook": self.playbook, "contracts": self.contracts_read,
             "overall": overall,
             "categories": {c: t.scores() for c, t in sorted(self.model_categories.items())},
             "first_pass": {"overall": _total(self.first_pass_categories).scores(),
@@ -110,14 +111,16 @@ def labelled_contracts(folder: str | Path, limit: int | None = None) -> list[tup
     return pairs[:limit] if limit else pairs
 
 
-def evaluate(contracts: Iterable[tuple[Path, Path]], engine: Engine, playbook: Playbook, *, engine_label: str,
+def evaluate(contracts: Iterable[tuple[Path, Path]], engine: Engine | None, playbook: Playbook, *, engine_label: str,
              max_tokens: int, progress: Callable[[str], None] | None = None) -> Evaluation:
-    """Review each contract with `engine` and score it, and the first pass, against the labels."""
+    """Review each contract with `engine` and score it, and the first pass, against the labels. With no engine,
+    only the first pass is scored (it needs no model and takes seconds a contract)."""
     say = progress or (lambda line: None)
-    result = Evaluation(engine=engine_label, model=getattr(engine, "model_id", ""), playbook=playbook.name)
+    result = Evaluation(engine=engine_label, model=getattr(engine, "model_id", "") if engine else "", playbook=playbook.name)
     for pdf, labels_path in contracts:
         excerpts = _excerpts(labels_path)
         document = ingest(pdf)
+        result.contracts_read += 1
         found = first_pass.first_pass(document)
         passages = defaultdict(list)
         for hit in found.clauses:
@@ -127,6 +130,9 @@ def evaluate(contracts: Iterable[tuple[Path, Path]], engine: Engine, playbook: P
             tally = _score(category, passages.get(category, []), expected, present=bool(passages.get(category)))
             result.first_pass_categories[category].add(tally)
 
+        if engine is None:
+            say(f"{pdf.stem}: first pass only")
+            continue
         started = time.perf_counter()
         run = ContractRun(name=pdf.stem, seconds=0.0)
         try:

@@ -79,3 +79,10 @@ def test_the_command_prints_the_json_the_issue_names_against_an_openai_compatibl
     assert "Parties" in report["categories"] and set(report["first_pass"]) == {"overall", "categories"}
     # The scripted reader quotes one real sentence and one invented one for its first item.
     assert 0 < report["overall"]["verified_share"] < 1
+
+
+def test_without_an_engine_only_the_first_pass_is_scored():
+    pairs = [pair for pair in labelled_contracts(FOLDER) if pair[0].stem == NAME]
+    report = evaluate(pairs, None, load("contract"), engine_label="none", max_tokens=8192).as_json()
+    assert report["contracts"] == 1 and report["runs"] == [] and report["overall"]["questions"] == 0
+    assert report["first_pass"]["overall"]["questions"] == 41
