@@ -54,7 +54,10 @@ def _engine(spec: str, model: str | None, max_context: int | None = None):
         if not model:
             import httpx
 
-            listed = httpx.get(spec.rstrip("/") + "/models", timeout=10).json().get("data", [])
+            try:
+                listed = httpx.get(spec.rstrip("/") + "/models", timeout=30).json().get("data", [])
+            except (httpx.HTTPError, ValueError) as error:
+                raise SystemExit(f"could not list the models at {spec} ({type(error).__name__}); pass --model") from None
             model = listed[0]["id"] if listed else None
         if not model:
             raise SystemExit("the server lists no model; pass --model")

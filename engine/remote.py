@@ -343,7 +343,7 @@ class RemoteEngine:
         return GenerationResult(
             text="".join(tally.parts),
             token_ids=tuple(tally.token_ids),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0) or self._counted_prompt(request, tally),
             generated_tokens=int(usage.get("completion_tokens") or tally.chunks),
             finish_reason="cancelled" if tally.cancelled else (tally.finish_reason or "stop"),
             cached_prompt_tokens=int(cached or 0),
@@ -406,6 +406,14 @@ class RemoteEngine:
             return "/v1/completions", payload
         payload["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
         return "/v1/chat/completions", payload
+
+    def _counted_prompt(self, request: GenerationRequest, tally: _Tally) -> int:
+        """For a server that streams no usage (llama-cpp-python): the prompt's tokens as this engine counts them
+        (the server's tokenizer where it has an endpoint), without the chat template's few tokens."""
+        if tally.usage is not None or tally.cancelled:
+            return 0
+        texts = [request.prompt] if request.prompt is not None else [m.content for m in request.messages]
+        return sum(self.count_tokens(text) for text in texts)
 
     def _response_format(self, wanted: dict[str, Any]) -> dict[str, Any]:
         schema = (wanted.get("json_schema") or {}).get("schema") if wanted.get("type") == "json_schema" else None
@@ -473,7 +481,10 @@ class RemoteEngine:
                 raise self._error(
                     EngineUnavailableError,
                     f"The engine at {self.base_url} (model {self.model_id!r}) closed the stream before the "
-                    f"answer was complete ({tally.chunks} chunks received).",
+                    f"answer was complete ({tally.chunks} chunks received)."
+                    + (" A server that stops before its first token may have refused the prompt: check that it is "
+                       f"not longer than the server's context ({CONTEXT_SETTING} must not exceed it)."
+                       if tally.chunks == 0 else ""),
                 )
         finally:
             if watcher is not None:

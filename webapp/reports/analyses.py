@@ -9,11 +9,13 @@ ends, however it ends, because the report's facts and first pass stand on their 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -132,6 +134,9 @@ class _CancelFlag:
             self._checked = now
             # A deleted analysis (its document was deleted) counts as cancelled too.
             self._set = not Analysis.objects.filter(pk=self.analysis_id, cancel_requested=False).exists()
+            if threading.current_thread() is not threading.main_thread():
+                # The remote engine asks from its own watcher thread, whose connection Django never closes.
+                db_connection.close()
         return self._set
 
 

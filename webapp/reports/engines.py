@@ -29,6 +29,9 @@ def _settings_key() -> tuple:
         settings.QUIRE_ENGINE_MAX_BATCH_TOKENS,
         settings.QUIRE_ENGINE_BASE_URL,
         settings.QUIRE_ENGINE_MAX_CONTEXT,
+        settings.QUIRE_ENGINE_TIMEOUT_S,
+        settings.QUIRE_ENGINE_API_KEY,
+        settings.QUIRE_ENGINE_PREFIX_CACHE_DIR,
     )
 
 
