@@ -2,7 +2,7 @@
 (SmolLM2-135M-Instruct) in the same precision on both (an F32 GGUF made from the packaged Q4_1 by llama.cpp's own
 quantize call, since the local engine computes in float32 on CPU; llama.cpp on the Q4_1 file as a second row),
 the same prompt token ids (real contract text), greedy: prefill and decode tokens/s at 2K and 6K prompt tokens,
-and each run's peak RSS (every run in its own process). Measures, never asserts; appends to bench/RESULTS.md.
+and each run's peak RSS (every run in its own process; both hold a cache for one 8,192-token sequence). Measures, never asserts; appends to bench/RESULTS.md.
 
     .venv/bin/python bench/llamacpp_speed.py                 # 2,048 and 6,144 tokens, 64 decoded, 2 threads
     .venv/bin/python bench/llamacpp_speed.py --tokens 2048 --no-write
@@ -45,8 +45,16 @@ def run_local(ids: list[int], new_tokens: int, threads: int) -> dict:
     from engine.demo_model import cached_demo_model
     from engine.local import LocalEngine
 
+    from transformers import AutoConfig
+
+    from engine.local.memory import plan_memory
+
     torch.set_num_threads(threads)
-    engine = LocalEngine.from_pretrained(cached_demo_model(), device="cpu", context=8192)
+    # A cache for one 8,192-token sequence, as llama.cpp allocates for its n_ctx (not the default plan's four).
+    folder = cached_demo_model()
+    budget = plan_memory(AutoConfig.from_pretrained(folder), dtype_bytes=4, page_size=256, max_batch_tokens=2048,
+                         budget_bytes=None, uses_mask=False, cache_tokens=8192).budget_bytes
+    engine = LocalEngine.from_pretrained(folder, device="cpu", context=8192, memory_budget_bytes=budget)
     engine.eos_token_ids = []  # always `new_tokens` tokens, as llama.cpp is asked for
     text = engine.tokenizer.decode(ids)
     request = GenerationRequest(prompt=text, max_tokens=new_tokens)
