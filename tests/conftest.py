@@ -70,3 +70,17 @@ def wait_for_document():
         raise AssertionError(f"document {document_id} stuck; states seen: {seen}\n{log}")
 
     return _wait
+
+
+@pytest.fixture
+def owner(db):
+    from tests import factories  # imports Django models: only once the app registry is ready, as in a fixture
+
+    return factories.make_user("olivia")
+
+
+@pytest.fixture
+def workspace(owner):
+    from tests import factories
+
+    return factories.make_workspace(owner, name="Acme contracts")

@@ -121,16 +121,6 @@ def test_analysis_run_reviews_a_contract_through_llama_cpp(server, tmp_path):
 
 
 @pytest.fixture
-def owner(db):
-    return factories.make_user("lena")
-
-
-@pytest.fixture
-def workspace(owner):
-    return factories.make_workspace(owner, name="Through llama.cpp")
-
-
-@pytest.fixture
 def through_llama_cpp(server, settings, workspace, owner):
     settings.QUIRE_ENGINE = "openai"
     settings.QUIRE_ENGINE_BASE_URL = server.url
