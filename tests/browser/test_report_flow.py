@@ -98,7 +98,8 @@ def test_sign_up_upload_read_a_finding_ask_and_export(page, live_server, corpus,
     wait_until(page, """k => { const m = document.querySelector(`.doc-pane .current[data-keys~='${k}']`);
         const r = m.getBoundingClientRect(), pane = m.closest('.doc-pane').getBoundingClientRect();
         return r.height > 0 && r.top >= pane.top && r.bottom <= pane.bottom; }""", key)
-    assert page.evaluate("() => { const i = document.querySelector('.doc-page .page-image img'); return i.complete && i.naturalWidth > 0; }")
+    # The page image is drawn on first view and loaded lazily: wait for it rather than catch it mid-load.
+    wait_until(page, "() => { const i = document.querySelector('.doc-page .page-image img'); return i.complete && i.naturalWidth > 0; }")
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=False)
 
     page.fill("#question", "Who are the parties?")
