@@ -10,6 +10,7 @@ Engine does. It never tunes anything: what it reads is reported, once.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -158,8 +159,6 @@ def evaluate(contracts: Iterable[tuple[Path, Path]], engine: Engine | None, play
 
 def _excerpts(labels_path: Path) -> dict[str, list[str]]:
     """Every CUAD category of the file (an empty list where the experts found nothing), excerpts folded."""
-    import json
-
     categories = json.loads(labels_path.read_text(encoding="utf-8"))["labels"]
     out: dict[str, list[str]] = {category: [] for category in categories}
     for excerpt in load_cuad_labels(labels_path):

@@ -180,8 +180,8 @@ def _replace_with_fp8(model, quantization: dict) -> None:
 
 
 def _in_modules(name: str, modules: tuple[str, ...]) -> bool:
-    parts = name.split(".")
-    return any(module in parts or f".{module}." in f".{name}." for module in modules)
+    """Whether `name` lies inside a module named (or dotted-path named) in `modules`."""
+    return any(f".{module}." in f".{name}." for module in modules)
 
 
 def _dtype_name(dtype, *, fp4: bool = False) -> str:
