@@ -2,9 +2,11 @@
 (SmolLM2-135M-Instruct) in the same precision on both (an F32 GGUF made from the packaged Q4_1 by llama.cpp's own
 quantize call, since the local engine computes in float32 on CPU; llama.cpp on the Q4_1 file as a second row),
 the same prompt token ids (real contract text), greedy: prefill and decode tokens/s at 2K and 6K prompt tokens,
-and each run's peak RSS (every run in its own process; both hold a cache for one 8,192-token sequence). Measures, never asserts; appends to bench/RESULTS.md.
+and each run's peak RSS (every run in its own process; both hold a cache for one 8,192-token sequence). The engines
+take turns, round after round, and each figure is the median of the rounds: one run on this shared 2-core host can be
+off by 2x (seen here), and turns spread a slow minute over every engine alike. Measures, never asserts; appends to bench/RESULTS.md.
 
-    .venv/bin/python bench/llamacpp_speed.py                 # 2,048 and 6,144 tokens, 64 decoded, 2 threads
+    .venv/bin/python bench/llamacpp_speed.py                 # 2,048 and 6,144 tokens, 64 decoded, 2 threads, 3 rounds
     .venv/bin/python bench/llamacpp_speed.py --tokens 2048 --no-write
 """
 
@@ -16,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -112,6 +115,7 @@ def main() -> None:
     parser.add_argument("--tokens", default="2048,6144")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; each figure is the median")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--worker", choices=("local", "llamacpp"), help=argparse.SUPPRESS)
     parser.add_argument("--gguf", help=argparse.SUPPRESS)
@@ -129,15 +133,18 @@ def main() -> None:
     lines = []
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     for tokens in (int(t) for t in args.tokens.split(",")):
-        measured = {}
-        for name, extra in engines:
-            done = subprocess.run([sys.executable, __file__, "--tokens", str(tokens), "--new-tokens", str(args.new_tokens),
-                                   "--threads", str(args.threads), *extra], capture_output=True, text=True, env=env)
-            if done.returncode != 0:
-                raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
-            measured[name] = row = json.loads(done.stdout.strip().splitlines()[-1])
-            row["prefill"] = row["prompt_tokens"] / row["prefill_seconds"]
-            row["decode"] = row["decode_tokens"] / row["decode_seconds"]
+        rounds: dict[str, list[dict]] = {name: [] for name, _ in engines}
+        for _ in range(args.repeat):
+            for name, extra in engines:
+                done = subprocess.run([sys.executable, __file__, "--tokens", str(tokens), "--new-tokens", str(args.new_tokens),
+                                       "--threads", str(args.threads), *extra], capture_output=True, text=True, env=env)
+                if done.returncode != 0:
+                    raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
+                row = json.loads(done.stdout.strip().splitlines()[-1])
+                rounds[name].append({"prefill": row["prompt_tokens"] / row["prefill_seconds"],
+                                     "decode": row["decode_tokens"] / row["decode_seconds"],
+                                     "peak_rss_bytes": row["peak_rss_bytes"]})
+        measured = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for name, runs in rounds.items()}
         peer = measured["llama.cpp F32"]
         for name, row in measured.items():
             lines.append(f"| {tokens:,} | {name} | {row['prefill']:,.0f} (x{row['prefill'] / peer['prefill']:.2f}) | "
@@ -156,7 +163,7 @@ def main() -> None:
         out.write(f"Command: `.venv/bin/python bench/llamacpp_speed.py {' '.join(sys.argv[1:])}`  \n")
         out.write(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} threads; "
                   f"torch {torch.__version__}, llama-cpp-python {llama_cpp.__version__}, commit {commit}. SmolLM2-135M-Instruct, "
-                  f"greedy, {args.new_tokens} tokens decoded; ratios against llama.cpp F32 in the same run.\n\n")
+                  f"greedy, {args.new_tokens} tokens decoded; medians of {args.repeat} rounds, ratios against llama.cpp F32 in the same run.\n\n")
         out.write("| prompt tokens | engine | prefill tokens/s | decode tokens/s | peak RSS GiB |\n| ---: | --- | ---: | ---: | ---: |\n")
         out.write("\n".join(lines) + "\n")
 

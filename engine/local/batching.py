@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from engine.api import EngineUnavailableError
+from engine.local.structured import BatchGrammars
 
 
 @dataclass
@@ -41,13 +42,15 @@ class SharedBatch:
         from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
         # A fresh greedy config: the batch applies only config-level logits processors, the same for every request,
-        # so sampled and grammar-constrained requests do not come through here (see engine.py).
+        # so sampled requests do not come through here (see engine.py); JSON-schema requests do, each with its own
+        # grammar matcher applied in the sampling step (_watch_grammar_rows).
         generation_config = GenerationConfig(do_sample=False, eos_token_id=eos_token_ids, pad_token_id=eos_token_ids[0])
         cb_config = ContinuousBatchingConfig(
             page_size=page_size,
             num_blocks=num_blocks,
             max_batch_tokens=max_batch_tokens,
             allow_block_sharing=allow_block_sharing,
+            use_async_batching=False,  # the grammar hook reads each step's tokens before the next step is scheduled
         )
         self.manager = model.init_continuous_batching(generation_config=generation_config, continuous_batching_config=cb_config)
         self._tickets: dict[str, Ticket] = {}
@@ -55,9 +58,11 @@ class SharedBatch:
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._closed = threading.Event()
+        self._grammars = BatchGrammars(eos_token_ids)
         self._start_daemon_loop()
         self._watch_prefix_matches()
         self._watch_prefill_chunks()
+        self._watch_grammar_rows()
         self._router = threading.Thread(target=self._route, name="quire-batch-router", daemon=True)
         self._router.start()
 
@@ -111,6 +116,31 @@ class SharedBatch:
 
         processor.update_batch = update_batch
 
+    def _watch_grammar_rows(self) -> None:
+        # transformers 5.23 has no per-request logits hook in the batch. Two points are wrapped on this batch's
+        # objects only: where the batch is laid out (which request each logits row belongs to, in order) and the
+        # greedy pick (mask the constrained rows before it, advance their matchers with what it picked).
+        processor = self.manager.batch_processor
+        io, runner = processor.inputs_and_outputs, processor.model_runner
+        layout, pick = io.prepare_batch_tensors, runner._sample
+        rows: list[str] = []
+
+        def prepare_batch_tensors(*args, **kwargs):
+            requests_in_batch = kwargs.get("requests_in_batch", args[0] if args else [])
+            rows[:] = [future.state.request_id for future in requests_in_batch if future.has_new_token]
+            return layout(*args, **kwargs)
+
+        def sample(scores, output_ids) -> None:
+            if not self._grammars:
+                return pick(scores, output_ids)
+            constrained = self._grammars.constrain(rows, scores[0])
+            pick(scores, output_ids)
+            if constrained:
+                self._grammars.advance(constrained, output_ids[0, : len(rows)].tolist())
+
+        io.prepare_batch_tensors = prepare_batch_tensors
+        runner._sample = sample
+
     @property
     def prefix_sharing(self) -> bool:
         return bool(self.manager.batch_processor.cache.use_prefix_sharing)
@@ -118,11 +148,14 @@ class SharedBatch:
     def alive(self) -> bool:
         return self.manager.is_running()
 
-    def submit(self, input_ids: list[int], max_new_tokens: int) -> Ticket:
+    def submit(self, input_ids: list[int], max_new_tokens: int, grammar=None) -> Ticket:
+        """Queue a greedy request; `grammar` (a compiled xgrammar grammar) constrains every token it generates."""
         request_id = f"quire-{next(self._ids)}"
         ticket = Ticket(request_id=request_id, prompt_tokens=len(input_ids))
         with self._lock:
             self._tickets[request_id] = ticket
+        if grammar is not None:
+            self._grammars.add(request_id, grammar)
         added = self.manager.add_request(input_ids=list(input_ids), request_id=request_id, max_new_tokens=max_new_tokens, streaming=True)
         if added is None:
             self.forget(request_id)
@@ -141,6 +174,7 @@ class SharedBatch:
         with self._lock:
             self._tickets.pop(request_id, None)
             self._cached.pop(request_id, None)
+        self._grammars.discard(request_id)
 
     def _route(self) -> None:
         # One reader of the manager's shared output queue hands each output to its request's own queue;

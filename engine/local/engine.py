@@ -1,9 +1,9 @@
 """LocalEngine: the Engine protocol over an in-process transformers model.
 
-Greedy requests share one continuous batch (paged KV cache, chunked prefill, prefix reuse across requests).
-Sampled and JSON-schema requests run through model.generate one at a time, because transformers 5.23's
-batch applies only logits processors built from one GenerationConfig for all requests: it has no hook for a
-per-request grammar processor, and sampling there draws from one unseeded generator shared by the batch.
+Greedy requests, JSON-schema ones included, share one continuous batch (paged KV cache, chunked prefill, prefix
+reuse across requests; each schema request's grammar masks its own row, see batching.SharedBatch). Sampled
+requests run through model.generate one at a time, because sampling in transformers 5.23's batch draws from one
+unseeded generator shared by every request, so a request's seed would mean nothing there.
 """
 
 from __future__ import annotations
@@ -161,8 +161,8 @@ class LocalEngine(RunDrivenEngine):
         report(GenerationProgress(Stage.PREFILL, 0, len(ids)))
 
         started = time.perf_counter()
-        if grammar is None and request.temperature == 0:
-            ticket = self._batch.submit(ids, request.max_tokens)
+        if request.temperature == 0:
+            ticket = self._batch.submit(ids, request.max_tokens, grammar=grammar)
             steps, request_id = ticket.steps, ticket.request_id
             stop_source: Callable[[], None] = lambda: self._batch.cancel(request_id)
         else:

@@ -67,3 +67,65 @@ class GrammarCache:
         import xgrammar as xgr
 
         return xgr.contrib.hf.LogitsProcessor(compiled)
+
+
+class BatchGrammars:
+    """Grammar matchers for the requests in the shared continuous batch, keyed by request id.
+
+    transformers' batch applies one set of logits processors to every row; a JSON-schema request needs its own
+    matcher state. SharedBatch calls `constrain` on the scores just before the batch picks its tokens and
+    `advance` with the tokens picked, from the batch's one generation thread, so each matcher sees its request's
+    tokens in order. Rows of requests without a grammar are left untouched (greedy requests mix freely).
+    """
+
+    def __init__(self, eos_token_ids: list[int]) -> None:
+        self._eos = list(eos_token_ids)
+        self._matchers: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def add(self, request_id: str, compiled) -> None:
+        import xgrammar as xgr
+
+        with self._lock:
+            self._matchers[request_id] = xgr.GrammarMatcher(compiled)
+
+    def discard(self, request_id: str) -> None:
+        with self._lock:
+            self._matchers.pop(request_id, None)
+
+    def __bool__(self) -> bool:
+        return bool(self._matchers)
+
+    def constrain(self, row_request_ids: list[str], scores) -> list[tuple[int, Any]]:
+        """Mask each constrained row of `scores` ([rows, vocab], in place) to the tokens its grammar allows next;
+        returns the (row, matcher) pairs to advance once the tokens are chosen."""
+        import xgrammar as xgr
+
+        with self._lock:
+            rows = [(row, self._matchers[rid]) for row, rid in enumerate(row_request_ids) if rid in self._matchers]
+        if not rows:
+            return rows
+        vocab = scores.shape[-1]
+        bitmask = xgr.allocate_token_bitmask(len(row_request_ids), vocab)
+        masked, finished = [], []
+        for row, matcher in rows:
+            if matcher.is_terminated():
+                finished.append(row)
+            else:
+                matcher.fill_next_token_bitmask(bitmask, row)
+                masked.append(row)
+        if masked:
+            xgr.apply_token_bitmask_inplace(scores, bitmask, vocab_size=vocab, indices=masked)
+        for row in finished:
+            # The grammar ended on a stop token the engine does not stop on (a tokenizer with several end
+            # tokens): only the engine's own end tokens may follow, so the request ends now.
+            keep = scores[row, self._eos].clone()
+            scores[row].fill_(float("-inf"))
+            scores[row, self._eos] = keep
+        return rows
+
+    @staticmethod
+    def advance(rows: list[tuple[int, Any]], tokens: list[int]) -> None:
+        for row, matcher in rows:
+            if not matcher.is_terminated():
+                matcher.accept_token(tokens[row])

@@ -210,6 +210,81 @@ def test_json_schema_output_parses_and_validates(llama):
     assert result.finish_reason == "stop"
 
 
+def _schema_request(prompt: str, schema: dict, max_tokens: int = 48) -> GenerationRequest:
+    return GenerationRequest(prompt=prompt, max_tokens=max_tokens,
+                             response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema}})
+
+
+def test_schema_requests_share_the_batch_each_under_its_own_grammar(llama):
+    """Schema requests run in the continuous batch beside plain greedy ones: each row is masked by its own
+    matcher (the constrained tokens equal model.generate with xgrammar's own logits processor, the reference
+    path), and a plain request in the same steps is left exactly as it would be alone."""
+    import jsonschema
+    from transformers import LogitsProcessorList
+
+    schemas = [
+        {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer"}},
+         "required": ["ok", "n"], "additionalProperties": False},
+        {"type": "object", "properties": {"label": {"enum": ["alpha", "beta", "gamma"]},
+                                          "words": {"type": "array", "items": {"type": "string", "maxLength": 8}, "maxItems": 3}},
+         "required": ["label", "words"], "additionalProperties": False},
+    ]
+    constrained = [_schema_request(prompt_of(llama, 300, seed=40 + i), schema) for i, schema in enumerate(schemas)]
+    plain = GenerationRequest(prompt=prompt_of(llama, 300, seed=50), max_tokens=48)
+    results: dict[int, object] = {}
+
+    def run(i, request):
+        results[i] = llama.generate(request)
+
+    threads = [threading.Thread(target=run, args=(i, r)) for i, r in enumerate([*constrained, plain])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    for i, schema in enumerate(schemas):
+        result = results[i]
+        assert result.extra["path"] == "batch"
+        if result.finish_reason == "stop":
+            jsonschema.validate(json.loads(result.text), schema)
+        ids = llama.prompt_ids(constrained[i])
+        inputs = torch.tensor([ids])
+        with torch.no_grad():
+            out = llama.model.generate(
+                inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=48, do_sample=False,
+                eos_token_id=llama.eos_token_ids, pad_token_id=llama.eos_token_ids[0],
+                logits_processor=LogitsProcessorList([llama._grammars.processor(llama._grammars.compile(schema))]),
+            )
+        assert result.token_ids == tuple(out[0, len(ids):].tolist())[:len(result.token_ids)]
+        assert result.generated_tokens > 0
+    assert results[2].token_ids == reference_ids(llama, llama.prompt_ids(plain), 48)
+
+
+def test_a_finished_grammar_lets_only_the_engines_end_tokens_follow(llama):
+    """A grammar that ended on a stop token the engine does not stop on must not be asked for another mask
+    (xgrammar raises, which would stop the whole batch): the row is held to the engine's end tokens instead."""
+    from engine.local.structured import BatchGrammars
+
+    compiled = llama._grammars.compile({"enum": ["x"]})
+    engine_end = 7
+    grammars = BatchGrammars(eos_token_ids=[engine_end])
+    grammars.add("r", compiled)
+    vocab = llama.model.config.vocab_size
+    for _ in range(20):
+        scores = torch.zeros(2, vocab)
+        rows = grammars.constrain(["other", "r"], scores)
+        assert torch.isfinite(scores[0]).all()  # the unconstrained row is untouched
+        allowed = torch.isfinite(scores[1]).nonzero().flatten().tolist()
+        matcher = rows[0][1]
+        if matcher.is_terminated():
+            assert allowed == [engine_end]
+            break
+        stop = [t for t in matcher.stop_token_ids if t in allowed]
+        grammars.advance(rows, [0, stop[0] if stop else allowed[0]])
+    else:
+        raise AssertionError("the grammar never finished")
+
+
 def test_cancel_stops_decode_promptly(llama):
     cancel = Flag()
 
