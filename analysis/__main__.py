@@ -119,8 +119,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         return EXIT_DOCUMENT_ERROR
     playbook = _playbook(args.playbook)
     engine = None if args.engine == "none" else _engine(args.engine, args.model, args.max_context)
-    say = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.json else None
-    result = evaluate(contracts, engine, playbook, engine_label=args.engine, max_tokens=args.max_tokens, progress=say)
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 (stdout holds only the table or the JSON)
+    result = evaluate(contracts, engine, playbook, engine_label=args.engine, max_tokens=args.max_tokens, progress=say,
+                      parallel=args.parallel)
     report = result.as_json()
     if args.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
@@ -172,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--model", help="model name at a server (default: the first it lists)")
     evaluate.add_argument("--max-tokens", type=int, default=8192, help="longest reply (at most half the context)")
     evaluate.add_argument("--max-context", type=int, default=None, help="the server's context length, where it does not say")
+    evaluate.add_argument("--parallel", type=int, default=1,
+                          help="contracts reviewed at once (an engine that batches decodes them together)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

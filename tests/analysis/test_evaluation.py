@@ -5,6 +5,8 @@ figure can be worked out by hand from the labels."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from analysis.evaluation import evaluate, labelled_contracts
 from analysis.playbooks import load
+from engine.api import GenerationResult
 from tests.conftest import CORPUS
 from tests.doubles import ScriptedEngine
 from tests.scripted_server import ScriptedServer
@@ -86,3 +89,46 @@ def test_without_an_engine_only_the_first_pass_is_scored():
     report = evaluate(pairs, None, load("contract"), engine_label="none", max_tokens=8192).as_json()
     assert report["contracts"] == 1 and report["runs"] == [] and report["overall"]["questions"] == 0
     assert report["first_pass"]["overall"]["questions"] == 41
+
+
+class _QuotingEngine(ScriptedEngine):
+    """Answers every call alike from its own prompt: the governing-law item quotes the window's line that names
+    the governing law (verified where the window holds one), so replies do not depend on the order of calls.
+    Counts how many calls were in flight at once."""
+
+    def __init__(self, wait_for_company: bool = False) -> None:
+        super().__init__(replies=[])
+        self.wait_for_company = wait_for_company
+        self._lock = threading.Lock()
+        self.in_flight = self.most_in_flight = 0
+
+    def generate(self, request, on_progress=None, cancel=None):
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        if self.wait_for_company:  # the first calls wait (a while, not for ever) until another call overlaps them
+            deadline = time.monotonic() + 20
+            while self.most_in_flight < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        prompt = "\n".join(m.content for m in request.messages)
+        line = next((ln.strip() for ln in prompt.splitlines() if "governed by" in ln.lower() and len(ln) < 400), "")
+        reply = json.dumps({"findings": [_finding("governing_law", bool(line), [line] if line else [])]})
+        with self._lock:
+            self.in_flight -= 1
+        words = max(1, self.count_tokens(reply))
+        return GenerationResult(reply, (1,) * words, self.count_tokens(prompt), words, "stop")
+
+
+def test_contracts_reviewed_in_parallel_score_as_they_do_one_at_a_time():
+    pairs = labelled_contracts(FOLDER, limit=3)
+    one_by_one = evaluate(pairs, _QuotingEngine(), load("contract"), engine_label="e", max_tokens=8192).as_json()
+    engine = _QuotingEngine(wait_for_company=True)
+    together = evaluate(pairs, engine, load("contract"), engine_label="e", max_tokens=8192, parallel=3).as_json()
+    assert engine.most_in_flight > 1
+    assert [r["name"] for r in together["runs"]] == [p[0].stem for p in pairs]
+    for report in (one_by_one, together):
+        for run in report["runs"]:
+            run.pop("seconds")
+        report["overall"].pop("seconds_per_contract")
+    assert together == one_by_one
+    assert together["categories"]["Governing Law"]["verified_share"] > 0
