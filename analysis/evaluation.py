@@ -21,6 +21,7 @@ from pathlib import Path
 from analysis.first_pass import pipeline as first_pass
 from analysis.first_pass.cuad_metrics import fold_quotes, load_cuad_labels, matches
 from analysis.ingest import ingest
+from analysis.ingest.document import IngestedDocument
 from analysis.playbooks import Playbook
 from analysis.review import FIRST_PASS_MIN_SCORE, Review, ReviewFailedError, review
 from engine.api import Engine, EngineError
@@ -124,19 +125,20 @@ def evaluate(contracts: Iterable[tuple[Path, Path]], engine: Engine | None, play
     say = progress or (lambda line: None)
     result = Evaluation(engine=engine_label, model=getattr(engine, "model_id", "") if engine else "", playbook=playbook.name)
 
-    def one(pair: tuple[Path, Path]) -> _Scored:
-        scored = _evaluate_one(*pair, engine, playbook, max_tokens)
+    def one(prepared: _Prepared) -> _Scored:
+        scored = _review_and_score(prepared, engine, playbook, max_tokens)
         run = scored.run
-        say(f"{pair[0].stem}: " + ("first pass only" if run is None else
-                                   f"{'failed: ' + run.failed if run.failed else 'reviewed'} in {run.seconds:.0f} s"))
+        say(f"{prepared.name}: " + ("first pass only" if run is None else
+                                    f"{'failed: ' + run.failed if run.failed else 'reviewed'} in {run.seconds:.0f} s"))
         return scored
 
-    pairs = list(contracts)
+    # Reading the PDFs stays in this thread, one at a time: pdfium, under the ingestion, is not thread-safe.
+    prepared = (_prepare(pdf, labels) for pdf, labels in contracts)
     if parallel > 1 and engine is not None:
         with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="quire-evaluate") as pool:
-            scored_all = list(pool.map(one, pairs))
+            scored_all = list(pool.map(one, list(prepared)))
     else:
-        scored_all = [one(pair) for pair in pairs]
+        scored_all = [one(item) for item in prepared]
     for scored in scored_all:  # in the contracts' order, whatever order they finished in
         result.contracts_read += 1
         for category, tally in scored.first_pass.items():
@@ -157,7 +159,18 @@ class _Scored:
     run: ContractRun | None
 
 
-def _evaluate_one(pdf: Path, labels_path: Path, engine: Engine | None, playbook: Playbook, max_tokens: int) -> _Scored:
+@dataclass
+class _Prepared:
+    """A contract read and first-passed, waiting for its review."""
+
+    name: str
+    document: IngestedDocument
+    found: first_pass.FirstPass
+    excerpts: dict[str, list[str]]
+    first_pass: dict[str, Tally]
+
+
+def _prepare(pdf: Path, labels_path: Path) -> _Prepared:
     excerpts = _excerpts(labels_path)
     document = ingest(pdf)
     found = first_pass.first_pass(document)
@@ -165,31 +178,34 @@ def _evaluate_one(pdf: Path, labels_path: Path, engine: Engine | None, playbook:
     for hit in found.clauses:
         if hit.score >= FIRST_PASS_MIN_SCORE:
             passages[hit.category].append(document.text[hit.start:hit.end])
-    first_pass_tallies = {category: _score(category, passages.get(category, []), expected, present=bool(passages.get(category)))
-                          for category, expected in excerpts.items()}
-    if engine is None:
-        return _Scored(first_pass_tallies, {}, None)
+    tallies = {category: _score(category, passages.get(category, []), expected, present=bool(passages.get(category)))
+               for category, expected in excerpts.items()}
+    return _Prepared(pdf.stem, document, found, excerpts, tallies)
 
+
+def _review_and_score(prepared: _Prepared, engine: Engine | None, playbook: Playbook, max_tokens: int) -> _Scored:
+    if engine is None:
+        return _Scored(prepared.first_pass, {}, None)
     started = time.perf_counter()
-    run = ContractRun(name=pdf.stem, seconds=0.0)
+    run = ContractRun(name=prepared.name, seconds=0.0)
     try:
-        reviewed: Review | None = review(document, playbook, engine, max_tokens=max_tokens,
-                                         first_pass=first_pass.as_json(found, document))
+        reviewed: Review | None = review(prepared.document, playbook, engine, max_tokens=max_tokens,
+                                         first_pass=first_pass.as_json(prepared.found, prepared.document))
     except (ReviewFailedError, EngineError) as error:
         reviewed, run.failed = None, error.message
     run.seconds = time.perf_counter() - started
     if reviewed is not None:
         run.prompt_tokens, run.repaired = reviewed.prompt_tokens, reviewed.repaired
-    by_category = _findings_by_category(reviewed, excerpts) if reviewed is not None else {}
+    by_category = _findings_by_category(reviewed, prepared.excerpts) if reviewed is not None else {}
     model_tallies = {}
-    for category, expected in excerpts.items():
+    for category, expected in prepared.excerpts.items():
         finding = by_category.get(category)
         quotes = finding.quotes if finding is not None else ()
         verified = [q.text for q in quotes if q.verified]
         tally = _score(category, verified, expected, present=bool(finding and finding.present))
         tally.quotes, tally.verified = len(quotes), len(verified)
         model_tallies[category] = tally
-    return _Scored(first_pass_tallies, model_tallies, run)
+    return _Scored(prepared.first_pass, model_tallies, run)
 
 
 def _excerpts(labels_path: Path) -> dict[str, list[str]]:
