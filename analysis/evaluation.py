@@ -136,7 +136,8 @@ def evaluate(contracts: Iterable[tuple[Path, Path]], engine: Engine | None, play
     prepared = (_prepare(pdf, labels) for pdf, labels in contracts)
     if parallel > 1 and engine is not None:
         with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="quire-evaluate") as pool:
-            scored_all = list(pool.map(one, list(prepared)))
+            futures = [pool.submit(one, item) for item in prepared]  # reviews start while later PDFs are read
+            scored_all = [future.result() for future in futures]
     else:
         scored_all = [one(item) for item in prepared]
     for scored in scored_all:  # in the contracts' order, whatever order they finished in
