@@ -41,7 +41,7 @@ def _clauses(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _engine(spec: str, model: str | None, max_context: int | None = None):
+def _engine(spec: str, model: str | None, max_context: int | None = None, extra_body: dict | None = None):
     """`local:DIR_OR_ID` (the in-process engine) or an OpenAI-compatible base URL (`engine serve`, vLLM, SGLang,
     llama.cpp's server). `max_context`: the server's context length where its /v1/models does not say it."""
     if spec.startswith("local:"):
@@ -61,8 +61,22 @@ def _engine(spec: str, model: str | None, max_context: int | None = None):
             model = listed[0]["id"] if listed else None
         if not model:
             raise SystemExit("the server lists no model; pass --model")
-        return RemoteEngine(spec, model, max_context=max_context)
+        return RemoteEngine(spec, model, max_context=max_context, extra_body=extra_body)
     raise SystemExit(f"--engine must be local:DIR_OR_ID or an http(s) URL, not {spec!r}")
+
+
+EXTRA_BODY_HELP = ("a JSON object merged into each request to a server, for its own parameters "
+                   "(llama-cpp-python: '{\"repeat_penalty\": 1.0}', or its default 1.1 makes greedy decoding not greedy)")
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
 
 
 def _playbook(name: str):
@@ -87,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
 
     document = ingest(args.path, password=args.password)
     playbook = _playbook(args.playbook)
-    engine = _engine(args.engine, args.model, args.max_context)
+    engine = _engine(args.engine, args.model, args.max_context, args.extra_body)
     first = first_pass.as_json(first_pass.first_pass(document), document) if playbook.kind == "contract" else None
 
     def progress(fraction: float, step: str) -> None:
@@ -118,7 +132,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"no contracts: {args.contracts} holds no NAME.labels.json beside a NAME.PDF", file=sys.stderr)
         return EXIT_DOCUMENT_ERROR
     playbook = _playbook(args.playbook)
-    engine = None if args.engine == "none" else _engine(args.engine, args.model, args.max_context)
+    engine = None if args.engine == "none" else _engine(args.engine, args.model, args.max_context, args.extra_body)
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 (stdout holds only the table or the JSON)
     result = evaluate(contracts, engine, playbook, engine_label=args.engine, max_tokens=args.max_tokens, progress=say,
                       parallel=args.parallel)
@@ -163,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="longest reply (at most half the model's context is used, whatever this says)")
     run.add_argument("--max-context", type=int, default=None,
                      help="the server's context length, where GET /v1/models does not report it (llama.cpp's --n_ctx)")
+    run.add_argument("--extra-body", type=_json_object, default=None, help=EXTRA_BODY_HELP)
     run.add_argument("--json", action="store_true", help="print the review as one JSON object")
     evaluate = commands.add_parser("evaluate", help="score a model's contract review against CUAD's expert labels")
     evaluate.add_argument("--engine", required=True,
@@ -173,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--model", help="model name at a server (default: the first it lists)")
     evaluate.add_argument("--max-tokens", type=int, default=8192, help="longest reply (at most half the context)")
     evaluate.add_argument("--max-context", type=int, default=None, help="the server's context length, where it does not say")
+    evaluate.add_argument("--extra-body", type=_json_object, default=None, help=EXTRA_BODY_HELP)
     evaluate.add_argument("--parallel", type=int, default=1,
                           help="contracts reviewed at once (an engine that batches decodes them together)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")

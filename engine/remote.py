@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 API_KEY_SETTING = "QUIRE_ENGINE_API_KEY"
 TIMEOUT_SETTING = "QUIRE_ENGINE_TIMEOUT_S"
+EXTRA_BODY_SETTING = "QUIRE_ENGINE_EXTRA_BODY"
 
 # Statuses worth another try: overload and gateway hiccups. 400/401/403/404/422 never change on retry.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -238,6 +239,9 @@ class RemoteEngine:
     longest document; `connect_timeout_s` bounds opening a connection. A request is tried
     `max_retries` more times on 429/500/502/503/504 and connection errors, after an exponential,
     jittered backoff from `backoff_base_s` (capped at `backoff_max_s`) or the server's Retry-After.
+    `extra_body` is merged into every generation request for a server's own parameters (as the OpenAI client's
+    `extra_body`): llama-cpp-python's server applies `repeat_penalty` 1.1 unless told otherwise, so greedy there
+    is not argmax until `{"repeat_penalty": 1.0}` is sent. The protocol's own fields cannot be overridden by it.
     """
 
     def __init__(
@@ -253,6 +257,7 @@ class RemoteEngine:
         tokenizer: Any = None,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        extra_body: dict[str, Any] | None = None,
     ) -> None:
         if not base_url:
             raise InvalidRequestError("The engine needs a base URL (QUIRE_ENGINE_BASE_URL).")
@@ -270,6 +275,9 @@ class RemoteEngine:
         self.backoff_base_s = float(backoff_base_s)
         self.backoff_max_s = float(backoff_max_s)
         self._api_key = api_key or None
+        if extra_body is not None and not isinstance(extra_body, dict):
+            raise InvalidRequestError(f"The engine's extra body ({EXTRA_BODY_SETTING}) must be a JSON object.")
+        self._extra_body = dict(extra_body or {})
         self._tokenizer = tokenizer
         self._max_context = max_context
         self._models_checked = max_context is not None
@@ -388,6 +396,7 @@ class RemoteEngine:
 
     def _payload(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         payload: dict[str, Any] = {
+            **self._extra_body,
             "model": self.model_id,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,

@@ -7,11 +7,13 @@ chooses values for the processes it starts).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -34,6 +36,20 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_json_object(name: str) -> dict:
+    """A JSON object, or {} when unset; anything else stops start-up with the variable's name."""
+    value = env_str(name, "")
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object, like {{\"repeat_penalty\": 1.0}}.")
+    return parsed
 
 
 VAR_DIR = Path(env_str("QUIRE_VAR_DIR", str(BASE_DIR / "var")))
@@ -317,6 +333,8 @@ QUIRE_ENGINE_BASE_URL = env_str("QUIRE_ENGINE_BASE_URL", "http://127.0.0.1:8001/
 QUIRE_ENGINE_API_KEY = env_str("QUIRE_ENGINE_API_KEY", "")
 QUIRE_ENGINE_TIMEOUT_S = env_int("QUIRE_ENGINE_TIMEOUT_S", 600)
 QUIRE_ENGINE_MAX_CONTEXT = env_int("QUIRE_ENGINE_MAX_CONTEXT", 0) or None  # when the server does not say
+# A server's own request parameters, merged into each generation request (docs/engines.md), e.g. {"repeat_penalty": 1.0}.
+QUIRE_ENGINE_EXTRA_BODY = env_json_object("QUIRE_ENGINE_EXTRA_BODY")
 # Set by `make run` when it falls back to the tiny random-weight model: every page then says that
 # the engine's output is meaningless.
 QUIRE_ENGINE_DEMO = env_bool("QUIRE_ENGINE_DEMO", False)

@@ -578,3 +578,15 @@ def test_count_tokens_prefers_a_given_tokenizer(server, make_engine):
 
 def test_remote_engine_satisfies_the_engine_protocol(make_engine):
     assert isinstance(make_engine(max_context=8192), Engine)
+
+
+def test_extra_body_reaches_the_server_but_never_overrides_the_protocols_fields(server, make_engine):
+    """A server's own parameters (llama-cpp-python's repeat_penalty) travel in every generation request; the
+    request's own model, messages and limits still come from the request."""
+    engine = make_engine(extra_body={"repeat_penalty": 1.0, "model": "other", "max_tokens": 1})
+    engine.generate(chat())
+    sent = server.requests_to("/v1/chat/completions")[0].body
+    assert sent["repeat_penalty"] == 1.0
+    assert sent["model"] == MODEL and sent["max_tokens"] == chat().max_tokens and sent["messages"]
+    with pytest.raises(InvalidRequestError, match="QUIRE_ENGINE_EXTRA_BODY"):
+        make_engine(extra_body=["repeat_penalty"])

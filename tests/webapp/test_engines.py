@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
+from engine.api import GenerationRequest
 from tests import factories
 from webapp.documents import services as document_services
 from webapp.documents.models import DocumentStatus
@@ -70,6 +71,20 @@ def test_openai_engine_is_the_remote_client(settings):
     engine = engine_from_settings()
     assert type(engine).__name__ == "RemoteEngine"
     assert (engine.model_id, engine.max_context) == ("deepseek-ai/DeepSeek-V4-Flash", 1_048_576)
+    settings.QUIRE_ENGINE_EXTRA_BODY = {"repeat_penalty": 1.0}
+    rebuilt = engine_from_settings()  # a changed setting builds a new engine that sends it
+    assert rebuilt is not engine and rebuilt._payload(GenerationRequest(prompt="x", max_tokens=1))[1]["repeat_penalty"] == 1.0
+
+
+def test_extra_body_setting_must_be_a_json_object(monkeypatch):
+    from webapp.settings import env_json_object
+
+    monkeypatch.setenv("QUIRE_ENGINE_EXTRA_BODY", '{"repeat_penalty": 1.0}')
+    assert env_json_object("QUIRE_ENGINE_EXTRA_BODY") == {"repeat_penalty": 1.0}
+    for bad in ("[1]", "{not json"):
+        monkeypatch.setenv("QUIRE_ENGINE_EXTRA_BODY", bad)
+        with pytest.raises(ImproperlyConfigured, match="QUIRE_ENGINE_EXTRA_BODY"):
+            env_json_object("QUIRE_ENGINE_EXTRA_BODY")
 
 
 @pytest.mark.parametrize(("choice", "model"), [("gpt", "x"), ("local", "")])

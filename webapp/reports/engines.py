@@ -6,6 +6,7 @@ most of each task loading weights. Nothing here decides what an engine is used f
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 
@@ -29,6 +30,7 @@ def _settings_key() -> tuple:
         settings.QUIRE_ENGINE_MAX_BATCH_TOKENS,
         settings.QUIRE_ENGINE_BASE_URL,
         settings.QUIRE_ENGINE_MAX_CONTEXT,
+        json.dumps(settings.QUIRE_ENGINE_EXTRA_BODY, sort_keys=True),
         settings.QUIRE_ENGINE_TIMEOUT_S,
         settings.QUIRE_ENGINE_API_KEY,
         settings.QUIRE_ENGINE_PREFIX_CACHE_DIR,
@@ -70,6 +72,7 @@ def _build(choice: str) -> Engine:
         api_key=settings.QUIRE_ENGINE_API_KEY or None,
         timeout_s=settings.QUIRE_ENGINE_TIMEOUT_S,
         max_context=settings.QUIRE_ENGINE_MAX_CONTEXT,
+        extra_body=settings.QUIRE_ENGINE_EXTRA_BODY,
     )
 
 
