@@ -11,10 +11,7 @@ appends to bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 STEPS = 40
+
+from results_file import append_section  # noqa: E402
 
 
 def weights_alone(model, rounds: int = 10) -> float:
@@ -108,15 +107,10 @@ def main() -> None:
     print("\n".join(lines))
     if args.no_write:
         return
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%a %b %d %H:%M UTC %Y")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    with open(ROOT / "bench" / "RESULTS.md", "a") as out:
-        out.write(f"\n## Where a decode step's time goes, demo model on the local engine (bench/decode_profile.py), {stamp}\n\n")
-        out.write(f"Command: `.venv/bin/python bench/decode_profile.py {' '.join(sys.argv[1:])}`  \n")
-        out.write(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} threads; "
-                  f"torch {torch.__version__}, commit {commit}. {STEPS} decode steps at a 2,048-token context, one sequence, "
-                  "milliseconds per step.\n\n| part | ms per step |\n| --- | ---: |\n")
-        out.write("\n".join(lines) + "\n")
+    append_section("Where a decode step's time goes, demo model on the local engine (bench/decode_profile.py)",
+                   setup=f"{args.threads} threads; torch {torch.__version__}. {STEPS} decode steps at a 2,048-token context, "
+                         "one sequence, milliseconds per step.",
+                   header="| part | ms per step |\n| --- | ---: |", rows=lines)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,8 @@ off by 2x (seen here), and turns spread a slow minute over every engine alike. M
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -26,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from results_file import append_section  # noqa: E402
+
 CORPUS = ROOT.parent / "shared" / "corpus" / "cuad_train"
 
 
@@ -156,16 +157,12 @@ def main() -> None:
     import llama_cpp
     import torch
 
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%a %b %d %H:%M UTC %Y")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    with open(ROOT / "bench" / "RESULTS.md", "a") as out:
-        out.write(f"\n## The local engine against llama.cpp on the demo model (bench/llamacpp_speed.py), {stamp}\n\n")
-        out.write(f"Command: `.venv/bin/python bench/llamacpp_speed.py {' '.join(sys.argv[1:])}`  \n")
-        out.write(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} threads; "
-                  f"torch {torch.__version__}, llama-cpp-python {llama_cpp.__version__}, commit {commit}. SmolLM2-135M-Instruct, "
-                  f"greedy, {args.new_tokens} tokens decoded; medians of {args.repeat} rounds, ratios against llama.cpp F32 in the same run.\n\n")
-        out.write("| prompt tokens | engine | prefill tokens/s | decode tokens/s | peak RSS GiB |\n| ---: | --- | ---: | ---: | ---: |\n")
-        out.write("\n".join(lines) + "\n")
+    append_section("The local engine against llama.cpp on the demo model (bench/llamacpp_speed.py)",
+                   setup=f"{args.threads} threads; torch {torch.__version__}, llama-cpp-python {llama_cpp.__version__}. "
+                         f"SmolLM2-135M-Instruct, greedy, {args.new_tokens} tokens decoded; medians of {args.repeat} rounds, "
+                         "ratios against llama.cpp F32 in the same run.",
+                   header="| prompt tokens | engine | prefill tokens/s | decode tokens/s | peak RSS GiB |\n| ---: | --- | ---: | ---: | ---: |",
+                   rows=lines)
 
 
 if __name__ == "__main__":

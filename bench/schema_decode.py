@@ -11,10 +11,7 @@ both (checked). Measures, never asserts; appends to bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -22,6 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from results_file import append_section  # noqa: E402
+
 CONTRACT = ROOT.parent / "shared" / "corpus" / "contracts_cuad" / "ABILITYINC_06_15_2020-EX-4.25-SERVICES AGREEMENT.txt"
 
 
@@ -88,18 +88,13 @@ def main() -> None:
     print(f"same tokens from both paths: {same}")
     if args.no_write:
         return
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%a %b %d %H:%M UTC %Y")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    with open(ROOT / "bench" / "RESULTS.md", "a") as out:
-        out.write(f"\n## JSON-schema requests: the continuous batch against model.generate (bench/schema_decode.py), {stamp}\n\n")
-        out.write(f"Command: `.venv/bin/python bench/schema_decode.py {' '.join(sys.argv[1:])}`  \n")
-        out.write(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} threads; "
-                  f"torch {torch.__version__}, commit {commit}. SmolLM2-135M-Instruct (the demo model), float32, greedy, "
-                  f"{args.new_tokens} tokens; the same prompt asked twice in a row on each path, as a review asks each "
-                  f"item group of one window. Same tokens from both paths: {'yes' if same else 'NO'}.\n\n")
-        out.write("| path | ask | prompt tokens | served from cache | prefill s | decode tokens/s | wall s |\n"
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-        out.write("\n".join(lines) + "\n")
+    append_section("JSON-schema requests: the continuous batch against model.generate (bench/schema_decode.py)",
+                   setup=f"{args.threads} threads; torch {torch.__version__}. SmolLM2-135M-Instruct (the demo model), float32, "
+                         f"greedy, {args.new_tokens} tokens; the same prompt asked twice in a row on each path, as a review "
+                         f"asks each item group of one window. Same tokens from both paths: {'yes' if same else 'NO'}.",
+                   header="| path | ask | prompt tokens | served from cache | prefill s | decode tokens/s | wall s |\n"
+                          "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+                   rows=lines)
 
 
 if __name__ == "__main__":
