@@ -42,15 +42,14 @@ class SharedBatch:
         from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
         # A fresh greedy config: the batch applies only config-level logits processors, the same for every request,
-        # so sampled requests do not come through here (see engine.py); JSON-schema requests do, each with its own
-        # grammar matcher applied in the sampling step (_watch_grammar_rows).
+        # so sampled requests do not come through here (see engine.py); JSON-schema requests do where the batch runs
+        # its sampling step in Python each step (see grammar_in_batch), each with its own grammar matcher.
         generation_config = GenerationConfig(do_sample=False, eos_token_id=eos_token_ids, pad_token_id=eos_token_ids[0])
         cb_config = ContinuousBatchingConfig(
             page_size=page_size,
             num_blocks=num_blocks,
             max_batch_tokens=max_batch_tokens,
             allow_block_sharing=allow_block_sharing,
-            use_async_batching=False,  # the grammar hook reads each step's tokens before the next step is scheduled
         )
         self.manager = model.init_continuous_batching(generation_config=generation_config, continuous_batching_config=cb_config)
         self._tickets: dict[str, Ticket] = {}
@@ -120,8 +119,13 @@ class SharedBatch:
         # transformers 5.23 has no per-request logits hook in the batch. Two points are wrapped on this batch's
         # objects only: where the batch is laid out (which request each logits row belongs to, in order) and the
         # greedy pick (mask the constrained rows before it, advance their matchers with what it picked).
+        # That holds only where each step's pick runs as Python before the next step is laid out: not under CUDA
+        # graphs or torch.compile (the pick is replayed or traced) nor async batching (the next step is laid out
+        # first). There grammar_in_batch is False and the engine keeps such requests on model.generate.
         processor = self.manager.batch_processor
         io, runner = processor.inputs_and_outputs, processor.model_runner
+        self.grammar_in_batch = not (processor.use_async_batching or runner.use_cuda_graph_varlen or runner.use_cuda_graph_decode
+                                     or runner._compiled_varlen is not None or runner._compiled_decode is not None)
         layout, pick = io.prepare_batch_tensors, runner._sample
         rows: list[str] = []
 

@@ -1,7 +1,9 @@
 """LocalEngine: the Engine protocol over an in-process transformers model.
 
 Greedy requests, JSON-schema ones included, share one continuous batch (paged KV cache, chunked prefill, prefix
-reuse across requests; each schema request's grammar masks its own row, see batching.SharedBatch). Sampled
+reuse across requests; each schema request's grammar masks its own row, see batching.SharedBatch: on CPU; under
+CUDA graphs, torch.compile or async batching the batch's pick is not Python each step, and schema requests run
+through model.generate as sampled ones do). Sampled
 requests run through model.generate one at a time, because sampling in transformers 5.23's batch draws from one
 unseeded generator shared by every request, so a request's seed would mean nothing there.
 """
@@ -161,7 +163,7 @@ class LocalEngine(RunDrivenEngine):
         report(GenerationProgress(Stage.PREFILL, 0, len(ids)))
 
         started = time.perf_counter()
-        if request.temperature == 0:
+        if request.temperature == 0 and (grammar is None or self._batch.grammar_in_batch):
             ticket = self._batch.submit(ids, request.max_tokens, grammar=grammar)
             steps, request_id = ticket.steps, ticket.request_id
             stop_source: Callable[[], None] = lambda: self._batch.cancel(request_id)

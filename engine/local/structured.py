@@ -115,7 +115,7 @@ class BatchGrammars:
                 matcher.fill_next_token_bitmask(bitmask, row)
                 masked.append(row)
         if masked:
-            xgr.apply_token_bitmask_inplace(scores, bitmask, vocab_size=vocab, indices=masked)
+            xgr.apply_token_bitmask_inplace(scores, bitmask.to(scores.device), vocab_size=vocab, indices=masked)
         for row in finished:
             # The grammar ended on a stop token the engine does not stop on (a tokenizer with several end
             # tokens): only the engine's own end tokens may follow, so the request ends now.

@@ -260,6 +260,17 @@ def test_schema_requests_share_the_batch_each_under_its_own_grammar(llama):
     assert results[2].token_ids == reference_ids(llama, llama.prompt_ids(plain), 48)
 
 
+def test_schema_requests_leave_the_batch_where_its_pick_is_not_python_each_step(llama, monkeypatch):
+    """On CPU the batch's pick runs as Python every step, so schema requests join it; where it does not (CUDA
+    graphs, torch.compile, async batching) they keep to model.generate with xgrammar's processor."""
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"], "additionalProperties": False}
+    assert llama._batch.grammar_in_batch
+    monkeypatch.setattr(llama._batch, "grammar_in_batch", False)
+    result = llama.generate(_schema_request(prompt_of(llama, 50, seed=60), schema))
+    assert result.extra["path"] == "generate" and result.finish_reason == "stop"
+    assert json.loads(result.text) in ({"ok": True}, {"ok": False})
+
+
 def test_a_finished_grammar_lets_only_the_engines_end_tokens_follow(llama):
     """A grammar that ended on a stop token the engine does not stop on must not be asked for another mask
     (xgrammar raises, which would stop the whole batch): the row is held to the engine's end tokens instead."""
