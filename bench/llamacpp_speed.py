@@ -3,8 +3,9 @@
 quantize call, since the local engine computes in float32 on CPU; llama.cpp on the Q4_1 file as a second row),
 the same prompt token ids (real contract text), greedy: prefill and decode tokens/s at 2K and 6K prompt tokens,
 and each run's peak RSS (every run in its own process; both hold a cache for one 8,192-token sequence). The engines
-take turns, round after round, and each figure is the median of the rounds: one run on this shared 2-core host can be
-off by 2x (seen here), and turns spread a slow minute over every engine alike. Measures, never asserts; appends to bench/RESULTS.md.
+take turns, round after round, and each figure is the median of the rounds: on this shared 2-core host a single run
+moves with whatever else runs (one taken beside a test run read llama.cpp's decode 5x low), and turns spread a slow
+minute over every engine alike. Measures, never asserts; appends to bench/RESULTS.md.
 
     .venv/bin/python bench/llamacpp_speed.py                 # 2,048 and 6,144 tokens, 64 decoded, 2 threads, 3 rounds
     .venv/bin/python bench/llamacpp_speed.py --tokens 2048 --no-write
