@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 API_KEY_SETTING = "QUIRE_ENGINE_API_KEY"
 TIMEOUT_SETTING = "QUIRE_ENGINE_TIMEOUT_S"
 EXTRA_BODY_SETTING = "QUIRE_ENGINE_EXTRA_BODY"
+# What each request sets itself, or leaves out on purpose: an extra body never supplies these.
+_PROTOCOL_FIELDS = frozenset({"model", "messages", "prompt", "max_tokens", "temperature", "top_p", "stream",
+                              "stream_options", "stop", "seed", "response_format"})
 
 # Statuses worth another try: overload and gateway hiccups. 400/401/403/404/422 never change on retry.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -277,7 +280,7 @@ class RemoteEngine:
         self._api_key = api_key or None
         if extra_body is not None and not isinstance(extra_body, dict):
             raise InvalidRequestError(f"The engine's extra body ({EXTRA_BODY_SETTING}) must be a JSON object.")
-        self._extra_body = dict(extra_body or {})
+        self._extra_body = {k: v for k, v in (extra_body or {}).items() if k not in _PROTOCOL_FIELDS}
         self._tokenizer = tokenizer
         self._max_context = max_context
         self._models_checked = max_context is not None

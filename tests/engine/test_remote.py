@@ -583,10 +583,12 @@ def test_remote_engine_satisfies_the_engine_protocol(make_engine):
 def test_extra_body_reaches_the_server_but_never_overrides_the_protocols_fields(server, make_engine):
     """A server's own parameters (llama-cpp-python's repeat_penalty) travel in every generation request; the
     request's own model, messages and limits still come from the request."""
-    engine = make_engine(extra_body={"repeat_penalty": 1.0, "model": "other", "max_tokens": 1})
+    engine = make_engine(extra_body={"repeat_penalty": 1.0, "model": "other", "max_tokens": 1, "stop": ["x"],
+                                     "response_format": {"type": "json_object"}})
     engine.generate(chat())
     sent = server.requests_to("/v1/chat/completions")[0].body
     assert sent["repeat_penalty"] == 1.0
     assert sent["model"] == MODEL and sent["max_tokens"] == chat().max_tokens and sent["messages"]
+    assert "stop" not in sent and "response_format" not in sent  # fields a request leaves out stay out
     with pytest.raises(InvalidRequestError, match="QUIRE_ENGINE_EXTRA_BODY"):
         make_engine(extra_body=["repeat_penalty"])
