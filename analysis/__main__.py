@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from analysis.errors import QuireError
@@ -44,25 +45,25 @@ def _clauses(args: argparse.Namespace) -> int:
 def _engine(spec: str, model: str | None, max_context: int | None = None, extra_body: dict | None = None):
     """`local:DIR_OR_ID` (the in-process engine) or an OpenAI-compatible base URL (`engine serve`, vLLM, SGLang,
     llama.cpp's server). `max_context`: the server's context length where its /v1/models does not say it."""
-    if spec.startswith("local:"):
-        from engine.local import LocalEngine
+    from engine.factory import LOCAL, EngineSpec, EngineSpecError, build_engine
 
-        return LocalEngine.from_pretrained(spec[len("local:"):], device="auto")
-    if spec.startswith(("http://", "https://")):
-        from engine.remote import RemoteEngine
+    try:
+        parsed = EngineSpec.parse(spec, model=model)
+    except EngineSpecError:
+        raise SystemExit(f"--engine must be local:DIR_OR_ID or an http(s) URL, not {spec!r}") from None
+    if parsed.kind == LOCAL:  # the local engine plans its context from the checkpoint; the options are a server's
+        return build_engine(parsed)
+    if not model:
+        import httpx
 
-        if not model:
-            import httpx
-
-            try:
-                listed = httpx.get(spec.rstrip("/") + "/models", timeout=30).json().get("data", [])
-            except (httpx.HTTPError, ValueError) as error:
-                raise SystemExit(f"could not list the models at {spec} ({type(error).__name__}); pass --model") from None
-            model = listed[0]["id"] if listed else None
-        if not model:
-            raise SystemExit("the server lists no model; pass --model")
-        return RemoteEngine(spec, model, max_context=max_context, extra_body=extra_body)
-    raise SystemExit(f"--engine must be local:DIR_OR_ID or an http(s) URL, not {spec!r}")
+        try:
+            listed = httpx.get(spec.rstrip("/") + "/models", timeout=30).json().get("data", [])
+        except (httpx.HTTPError, ValueError) as error:
+            raise SystemExit(f"could not list the models at {spec} ({type(error).__name__}); pass --model") from None
+        model = listed[0]["id"] if listed else None
+    if not model:
+        raise SystemExit("the server lists no model; pass --model")
+    return build_engine(replace(parsed, model=model, max_context=max_context, extra_body=extra_body))
 
 
 EXTRA_BODY_HELP = ("a JSON object merged into each request to a server, for its own parameters "
@@ -102,7 +103,9 @@ def _run(args: argparse.Namespace) -> int:
     document = ingest(args.path, password=args.password)
     playbook = _playbook(args.playbook)
     engine = _engine(args.engine, args.model, args.max_context, args.extra_body)
-    first = first_pass.as_json(first_pass.first_pass(document), document) if playbook.kind == "contract" else None
+    first = None
+    if playbook.kind == "contract":
+        first = first_pass.first_pass_record(first_pass.first_pass(document), document)
 
     def progress(fraction: float, step: str) -> None:
         if not args.json:

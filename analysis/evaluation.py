@@ -191,7 +191,7 @@ def _review_and_score(prepared: _Prepared, engine: Engine | None, playbook: Play
     run = ContractRun(name=prepared.name, seconds=0.0)
     try:
         reviewed: Review | None = review(prepared.document, playbook, engine, max_tokens=max_tokens,
-                                         first_pass=first_pass.as_json(prepared.found, prepared.document))
+                                         first_pass=first_pass.first_pass_record(prepared.found, prepared.document))
     except (ReviewFailedError, EngineError) as error:
         reviewed, run.failed = None, error.message
     run.seconds = time.perf_counter() - started

@@ -1,7 +1,8 @@
-"""Runs the analysis of one ingested document and returns what it found.
+"""The stored report of one ingested document before any language model reads it: measured facts (with an
+engine's exact token count when one is configured) and the first pass, which also decides the report's kind, the
+playbook an upload is reviewed with unless someone chooses (analysis.playbooks.choice).
 
-It must never invent findings: until playbooks arrive it reports measured facts only, with an
-engine's exact token count when one is configured.
+It must never invent findings: the model's playbook review (analysis.review) runs after it, as its own step.
 """
 
 from __future__ import annotations
@@ -9,39 +10,43 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from analysis.facts import Fact, ingestion_facts
 from analysis.first_pass import pipeline as first_pass_pipeline
+from analysis.first_pass.record import FirstPassRecord
 from analysis.ingest.document import IngestedDocument
+from analysis.playbooks.choice import CONTRACT, REPORT, automatic_playbook_name
 from analysis.tokens import count_tokens_in_slices
 from engine.api import Engine
 
 logger = logging.getLogger(__name__)
 
-INGESTION_FACTS_KIND = "ingestion_facts"
-INGESTION_FACTS_TITLE = "Ingestion facts (no language-model analysis has run yet)"
+CONTRACT_TITLE = "Contract: first pass"
+REPORT_TITLE = "Report: first pass"
+# A report's title by its kind (the automatic playbook's name); public so that a data migration can retitle rows
+# stored under an older kind.
+RESULT_TITLES = MappingProxyType({CONTRACT: CONTRACT_TITLE, REPORT: REPORT_TITLE})
 
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    kind: str
-    title: str
+    kind: str  # the automatic playbook's name: "contract" or "report"
+    title: str  # RESULT_TITLES[kind]
     facts: tuple[Fact, ...]
-    findings: tuple[object, ...] = ()
-    first_pass: dict = field(default_factory=dict)  # analysis.first_pass.pipeline.as_json
+    first_pass: FirstPassRecord = field(default_factory=FirstPassRecord.absent)
 
 
 def run(
     document: IngestedDocument,
     *,
-    playbook: object | None = None,
     engine: Engine | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> AnalysisResult:
-    """Analyse `document`; `progress(fraction, step)` reports fraction done in [0, 1].
+    """Facts and first pass of `document`; `progress(fraction, step)` reports fraction done in [0, 1].
 
-    Until playbooks exist, an engine contributes only what it can measure: the document's length
-    in its own tokens and whether the whole document fits its context.
+    An engine contributes only what it can measure here: the document's length in its own tokens and whether
+    the whole document fits its context. The result's kind is the playbook the first pass chose.
     """
     facts = list(ingestion_facts(document))
     if engine is not None:
@@ -53,17 +58,17 @@ def run(
     read_first = _first_pass(document)
     if progress is not None:
         progress(1.0, "Recording ingestion facts")
-    return AnalysisResult(kind=INGESTION_FACTS_KIND, title=INGESTION_FACTS_TITLE, facts=tuple(facts),
-                          first_pass=read_first)
+    kind = automatic_playbook_name(read_first)
+    return AnalysisResult(kind=kind, title=RESULT_TITLES[kind], facts=tuple(facts), first_pass=read_first)
 
 
-def _first_pass(document: IngestedDocument) -> dict:
+def _first_pass(document: IngestedDocument) -> FirstPassRecord:
     """The first pass is a reading aid: if it breaks on some text, the report keeps its facts and says so."""
     try:
-        return first_pass_pipeline.as_json(first_pass_pipeline.first_pass(document), document)
+        return first_pass_pipeline.first_pass_record(first_pass_pipeline.first_pass(document), document)
     except Exception as exc:  # noqa: BLE001 - any failure here must not cost the document its report
         logger.exception("first pass failed")
-        return {"format": first_pass_pipeline.FORMAT, "error": f"The first pass failed ({type(exc).__name__})."}
+        return FirstPassRecord.failed(f"The first pass failed ({type(exc).__name__}).")
 
 
 def engine_facts(document: IngestedDocument, engine: Engine) -> tuple[Fact, ...]:

@@ -24,6 +24,7 @@ from analysis.findings import (
     parse_followup,
     partial_answer,
 )
+from analysis.first_pass.record import FirstPassRecord
 from analysis.ingest.document import IngestedDocument
 from analysis.playbooks import Playbook
 from analysis.prompting import (
@@ -120,12 +121,14 @@ ProgressCallback = Callable[[float, str], None] | None
 
 
 def review(document: IngestedDocument, playbook: Playbook, engine: Engine, *, progress: ProgressCallback = None,
-           cancel=None, first_pass: dict | None = None, max_tokens: int = DEFAULT_MAX_TOKENS, test_model: bool = False) -> Review:
+           cancel=None, first_pass: FirstPassRecord | None = None, max_tokens: int = DEFAULT_MAX_TOKENS,
+           test_model: bool = False) -> Review:
     """Run `playbook` over the whole of `document` on `engine`; progress(fraction, step) as it goes.
 
     `max_tokens` is the longest reply allowed; a model whose context cannot hold that beside a document gets
     replies of at most half its context (reply_budget), and a playbook whose answers do not fit one reply is
-    asked in groups of items, each group one call over the same document prefix."""
+    asked in groups of items, each group one call over the same document prefix. `first_pass` (the document's
+    stored first pass) lists the confident clause categories the model answered absent (Review.missed_by_model)."""
     started = time.perf_counter()
     report = progress or (lambda fraction, step: None)
     reply_tokens = reply_budget(engine, max_tokens)
@@ -371,12 +374,12 @@ def _anchored(raw: RawFinding, playbook: Playbook, index: AnchorIndex) -> Findin
                    risk=raw.risk, risk_note=raw.risk_note, quotes=tuple(_quote(q, index) for q in raw.quotes))
 
 
-def _missed(findings: tuple[Finding, ...], playbook: Playbook, first_pass: dict | None) -> tuple[str, ...]:
+def _missed(findings: tuple[Finding, ...], playbook: Playbook, first_pass: FirstPassRecord | None) -> tuple[str, ...]:
     """Categories the first pass found with some confidence where the model answered absent (or not at all)."""
-    if not first_pass or playbook.kind != "contract":
+    if first_pass is None or not first_pass.available or playbook.kind != "contract":
         return ()
     # CUAD's label files capitalise some categories differently ("Cap On Liability"): compare folded.
     titles = {item.title.casefold(): item.title for item in playbook.items}
     present = {f.title.casefold() for f in findings if f.present}
-    found = {c["category"].casefold() for c in first_pass.get("clauses", []) if c.get("score", 0) >= FIRST_PASS_MIN_SCORE}
+    found = {category.casefold() for category in first_pass.categories_at(FIRST_PASS_MIN_SCORE)}
     return tuple(sorted(titles[key] for key in (found & titles.keys()) - present))

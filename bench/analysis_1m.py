@@ -98,11 +98,11 @@ def main() -> None:
 
     from tests import factories
     from webapp.documents.models import Document
-    from webapp.documents.services import document_ingest
+    from webapp.pipeline.ingest import document_ingest
     from webapp.reports import playbooks
-    from webapp.reports.analyses import analysis_run
+    from webapp.pipeline.analyses import analysis_run
     from webapp.reports.models import Analysis
-    from webapp.reports.services import report_generate
+    from webapp.pipeline.reading import report_generate
 
     try:
         call_command("migrate", verbosity=0)

@@ -55,8 +55,8 @@ SETUP = r"""
 import random, re
 from django.contrib.auth import get_user_model
 from tests import factories
-from webapp.documents.services import document_ingest
-from webapp.reports.services import report_generate
+from webapp.pipeline.ingest import document_ingest
+from webapp.pipeline.reading import report_generate
 from webapp.reports.models import Analysis, Finding, Anchor
 from webapp.documents.models import Document, DocumentPage
 from pathlib import Path

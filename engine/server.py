@@ -391,13 +391,13 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from engine.local import LocalEngine
+    from engine.factory import LOCAL, EngineSpec, build_engine
 
     budget = int(args.memory_budget_gb * (1 << 30)) if args.memory_budget_gb else None
     try:
-        engine = LocalEngine.from_pretrained(args.model, device=args.device, memory_budget_bytes=budget,
-                                             max_batch_tokens=args.max_batch_tokens, prefix_cache_dir=args.prefix_cache_dir,
-                                             context=args.context)
+        engine = build_engine(EngineSpec(kind=LOCAL, model=args.model, device=args.device, memory_budget_bytes=budget,
+                                         max_batch_tokens=args.max_batch_tokens, prefix_cache_dir=args.prefix_cache_dir,
+                                         max_context=args.context))
     except EngineError as error:
         print(f"python -m engine serve: error: {error.message}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ def _connect_engine_plan() -> None:
     @worker_ready.connect(weak=False)
     def engine_plan_at_start(sender=None, **kwargs) -> None:
         """The worker that holds the local engine says at once whether its model fits (sender: the consumer)."""
-        from webapp.reports.engines import engine_plan_log
+        from webapp.engines import engine_plan_log
 
         queues = set(sender.app.amqp.queues.consume_from) if sender is not None else set()
         engine_plan_log(consumes_engine_queue="engine" in queues)

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from engine.api import EngineError
-from webapp.reports.engines import engine_model_label, engine_plan, engine_server_get
+from webapp.engines import engine_model_label, engine_plan, engine_server_get
 
 _TIMEOUT_S = 3.0
 

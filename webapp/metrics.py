@@ -58,6 +58,7 @@ class _Collector:
     def collect(self):
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+        # Not at the top: webapp.celery imports this module before Django's app registry is ready.
         from webapp.documents.models import Document
 
         states = GaugeMetricFamily("quire_documents", "Documents by pipeline state.", labels=["status"])
@@ -102,7 +103,7 @@ def _engine_metrics():
     import httpx
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    from webapp.reports.engines import engine_server_get
+    from webapp.engines import engine_server_get
 
     if settings.QUIRE_ENGINE != "openai":
         return

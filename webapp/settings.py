@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "webapp.workspaces",
     "webapp.documents",
     "webapp.reports",
+    "webapp.pipeline",
     "webapp.audit",
     "webapp.api",
     "rest_framework",

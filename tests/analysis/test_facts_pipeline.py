@@ -1,4 +1,4 @@
-"""Ingestion facts and the pipeline that reports them until a language-model engine exists."""
+"""Ingestion facts, and the pipeline that stores them with the first pass before a language model reads anything."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from analysis.errors import (
 )
 from analysis.facts import Fact, ingestion_facts
 from analysis.ingest import IngestedDocument, ingest
-from analysis.pipeline import AnalysisResult, run
+from analysis.first_pass.record import FirstPassRecord
+from analysis.pipeline import RESULT_TITLES, AnalysisResult, run
 
 CONTRACT = (
     "contracts_cuad/"
@@ -39,13 +40,12 @@ def facts_by_label(facts: tuple[Fact, ...]) -> dict[str, str]:
     return {fact.label: fact.value for fact in facts if fact.label != "Warning"}
 
 
-def test_run_reports_ingestion_facts(contract: IngestedDocument) -> None:
+def test_run_reports_ingestion_facts_and_the_first_pass_of_a_contract(contract: IngestedDocument) -> None:
     steps: list[tuple[float, str]] = []
     result = run(contract, progress=lambda fraction, step: steps.append((fraction, step)))
     assert isinstance(result, AnalysisResult)
-    assert result.kind == "ingestion_facts"
-    assert result.title == "Ingestion facts (no language-model analysis has run yet)"
-    assert result.findings == ()
+    assert result.kind == "contract"  # the playbook the first pass chose for it
+    assert result.title == "Contract: first pass" == RESULT_TITLES[result.kind]
     facts = facts_by_label(result.facts)
     assert facts["Type"] == "PDF"
     assert facts["Pages"] == str(len(contract.pages))
@@ -53,8 +53,30 @@ def test_run_reports_ingestion_facts(contract: IngestedDocument) -> None:
     assert facts["Characters"] == f"{len(contract.text):,}"
     assert facts["Pages without text"] == "0"
     assert steps == [(0.5, "First pass: structure, key terms and clauses"), (1.0, "Recording ingestion facts")]
-    assert result.first_pass["format"] == 1 and "error" not in result.first_pass
-    assert result.first_pass["sections"] and result.first_pass["key_terms"]
+    assert isinstance(result.first_pass, FirstPassRecord) and result.first_pass.available
+    assert result.first_pass.format == 1 and result.first_pass.error is None
+    assert result.first_pass.sections and result.first_pass.key_terms and result.first_pass.party_names
+
+
+def test_a_first_pass_that_read_no_contract_makes_a_report(contract: IngestedDocument, monkeypatch) -> None:
+    from analysis.first_pass import pipeline as first_pass_pipeline
+
+    monkeypatch.setattr(first_pass_pipeline, "first_pass_record", lambda found, document: FirstPassRecord())
+    result = run(contract)
+    assert (result.kind, result.title) == ("report", "Report: first pass") and result.first_pass.available
+
+
+def test_a_first_pass_that_breaks_keeps_the_report_and_says_so(contract: IngestedDocument, monkeypatch) -> None:
+    from analysis.first_pass import pipeline as first_pass_pipeline
+
+    def broken(document):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(first_pass_pipeline, "first_pass", broken)
+    result = run(contract)
+    assert result.first_pass == FirstPassRecord.failed("The first pass failed (RuntimeError).")
+    assert result.first_pass.to_json() == {"format": 1, "error": "The first pass failed (RuntimeError)."}
+    assert (result.kind, result.title) == ("report", "Report: first pass") and result.facts
 
 
 class _WordEngine:
@@ -72,7 +94,6 @@ def test_run_with_an_engine_adds_its_token_count_and_no_findings(contract: Inges
     facts = facts_by_label(result.facts)
     assert facts["Tokens (the engine model's own tokenizer)"] == f"{contract.word_count:,}"
     assert facts["Fits the engine's context in one piece"].startswith("no: ")
-    assert result.findings == ()
 
 
 def test_estimated_tokens_are_characters_divided_by_four() -> None:

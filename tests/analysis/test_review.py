@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from analysis.findings import output_schema, parse_findings, partial_answer
+from analysis.first_pass.record import FirstPassRecord, StoredClause
 from analysis.ingest.document import IngestedDocument
 from analysis.playbooks import BUILT_IN, PlaybookError, custom, from_dict, load
 from analysis.review import (
@@ -185,13 +186,20 @@ def test_the_repair_retry_never_overflows_the_context():
 
 
 def test_first_pass_categories_the_model_marked_absent_are_listed():
-    first_pass = {"clauses": [{"category": "Anti-assignment", "score": 0.9}, {"category": "Governing Law", "score": 0.95},
-                              {"category": "Insurance", "score": 0.2}]}
+    first_pass = FirstPassRecord(clauses=(StoredClause("Governing Law", 0, 5, (1,), 0.95),
+                                          StoredClause("Anti-assignment", 6, 9, (1,), 0.9),
+                                          StoredClause("Insurance", 10, 12, (1,), 0.2)))
     result = review(document(), load("contract"), ScriptedEngine([GOOD]), first_pass=first_pass)
     assert result.missed_by_model == ("Anti-Assignment",)
     # GOOD answers five items (one of them "absent"); the other 36 are listed as unanswered, by title.
     assert len(result.unanswered) == 36 and "Governing Law" not in result.unanswered
     assert "Anti-Assignment" not in result.unanswered and "Insurance" in result.unanswered
+
+
+@pytest.mark.parametrize("first_pass", [None, FirstPassRecord.absent(), FirstPassRecord.failed("The first pass failed.")])
+def test_without_a_first_pass_nothing_is_listed_as_missed(first_pass):
+    result = review(document(), load("contract"), ScriptedEngine([GOOD]), first_pass=first_pass)
+    assert result.missed_by_model == ()
 
 
 def test_progress_rises_to_the_end_and_cancel_stops_the_review():

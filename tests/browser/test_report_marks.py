@@ -11,9 +11,9 @@ import pytest
 from tests import factories
 from tests.browser.test_upload_page import _log_in
 from webapp.documents.models import Document, DocumentPage, DocumentStatus
-from webapp.documents.services import document_ingest
+from webapp.pipeline.ingest import document_ingest
 from webapp.reports.models import Analysis, Anchor, Finding
-from webapp.reports.services import report_generate
+from webapp.pipeline.reading import report_generate
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

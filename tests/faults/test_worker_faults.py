@@ -55,12 +55,12 @@ def _enqueue(documents, broker) -> None:
     from celery import chain
 
     from webapp.celery import app
-    from webapp.documents.tasks import document_ingest_task
-    from webapp.reports.tasks import report_analyse_task
+    from webapp.pipeline.tasks import document_ingest_task
+    from webapp.pipeline.tasks import report_generate_task
 
     with app.connection_for_write(broker.url) as connection:
         for document in documents:
-            chain(document_ingest_task.si(str(document.id), None), report_analyse_task.si(str(document.id))).apply_async(
+            chain(document_ingest_task.si(str(document.id), None), report_generate_task.si(str(document.id))).apply_async(
                 connection=connection
             )
 

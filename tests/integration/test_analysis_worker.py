@@ -18,7 +18,8 @@ from analysis.findings import output_schema
 from analysis.playbooks import from_dict
 from tests import factories
 from tests.worker import PrivateRedis, start_worker, stop_worker, wait_for
-from webapp.reports import followups, playbooks
+from webapp.pipeline import followups
+from webapp.reports import playbooks
 from webapp.reports.models import Analysis, FollowUp
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine, pytest.mark.django_db(transaction=True)]
@@ -51,8 +52,8 @@ def test_upload_to_stored_analysis_and_a_follow_up_in_a_real_worker_with_the_loc
     from celery import chain
 
     from webapp.celery import app
-    from webapp.documents.tasks import document_ingest_task
-    from webapp.reports.tasks import followup_answer_task, report_analyse_task
+    from webapp.pipeline.tasks import document_ingest_task
+    from webapp.pipeline.tasks import followup_answer_task, report_generate_task
 
     worker, broker = engine_worker
     owner = factories.make_user("ana")
@@ -61,7 +62,7 @@ def test_upload_to_stored_analysis_and_a_follow_up_in_a_real_worker_with_the_loc
         playbooks.playbook_save(workspace=workspace, user=owner, name=name, definition_json=json.dumps(ONE_QUESTION))
     document = factories.make_document_from_file(workspace, corpus / CONTRACT, "pdf")
     with app.connection_for_write(broker.url) as connection:
-        chain(document_ingest_task.si(str(document.id), None), report_analyse_task.si(str(document.id))).apply_async(
+        chain(document_ingest_task.si(str(document.id), None), report_generate_task.si(str(document.id))).apply_async(
             connection=connection)
 
     seen = []
@@ -127,8 +128,8 @@ def test_a_real_worker_analyses_an_upload_with_v4_as_deepseek_publishes_it(v4_en
     from celery import chain
 
     from webapp.celery import app
-    from webapp.documents.tasks import document_ingest_task
-    from webapp.reports.tasks import report_analyse_task
+    from webapp.pipeline.tasks import document_ingest_task
+    from webapp.pipeline.tasks import report_generate_task
 
     worker, broker = v4_engine_worker
     owner = factories.make_user("vera")
@@ -138,7 +139,7 @@ def test_a_real_worker_analyses_an_upload_with_v4_as_deepseek_publishes_it(v4_en
     body = b"This Services Agreement is made between Alpha Ltd and Beta GmbH and is governed by the laws of Delaware.\n" * 20
     document = factories.make_document(workspace, content=body, status="queued")
     with app.connection_for_write(broker.url) as connection:
-        chain(document_ingest_task.si(str(document.id), None), report_analyse_task.si(str(document.id))).apply_async(
+        chain(document_ingest_task.si(str(document.id), None), report_generate_task.si(str(document.id))).apply_async(
             connection=connection)
 
     def settled():

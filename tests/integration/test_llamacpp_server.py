@@ -25,10 +25,10 @@ from analysis.playbooks import load
 from tests import factories
 from tests.conftest import CORPUS
 from tests.worker import free_port
-from webapp.documents import services as document_services
+from webapp.pipeline import ingest, reading
 from webapp.documents.models import DocumentStatus
-from webapp.reports import analyses, followups, playbooks
-from webapp.reports import services as report_services
+from webapp.pipeline import analyses, followups
+from webapp.reports import playbooks
 from webapp.reports.models import Analysis
 
 pytestmark = [pytest.mark.integration, pytest.mark.llamacpp]
@@ -143,8 +143,8 @@ def through_llama_cpp(server, settings, workspace, owner, monkeypatch):
 def _analysed(workspace, contract: Path = CONTRACT):
     """An uploaded contract through ingestion, the report step and its automatic analysis, as the workers run them."""
     document = factories.make_document_from_file(workspace, contract, "pdf")
-    document_services.document_ingest(document_id=document.id)
-    report_services.report_generate(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
+    reading.report_generate(document_id=document.id)
     automatic = Analysis.objects.get(document=document)
     analyses.analysis_run(analysis_id=automatic.id)
     automatic.refresh_from_db()

@@ -123,7 +123,7 @@ def test_a_document_abandoned_mid_ingestion_is_recovered_by_the_periodic_check(
     from django.conf import settings
     from django.utils import timezone
 
-    from webapp.documents.tasks import documents_recover_stuck_task
+    from webapp.pipeline.tasks import documents_recover_stuck_task
 
     _, workspace = editor_client
     document = factories.make_document(workspace, content=b"An agreement whose worker vanished. " * 20,

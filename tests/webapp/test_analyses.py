@@ -9,15 +9,16 @@ import json
 import pytest
 from django.urls import reverse
 
-from analysis.errors import QuireError
+from webapp.errors import AppError
 from analysis.playbooks import PlaybookError
 from engine.api import EngineError
 from tests import factories
 from tests.doubles import ScriptedEngine
-from webapp.documents import services as document_services
+from webapp.pipeline import ingest, reading
 from webapp.documents.models import Document, DocumentPage, DocumentStatus
-from webapp.reports import analyses, followups, playbooks
-from webapp.reports import services as report_services
+from webapp.pipeline import analyses, followups
+from webapp.reports import playbooks
+
 from webapp.reports.models import Analysis, AnalysisStatus, Anchor, FollowUp, FollowUpStatus, WorkspacePlaybook
 
 TEXT = (
@@ -42,7 +43,7 @@ def scripted(settings, monkeypatch):
     settings.QUIRE_ENGINE_MODEL = "served/scripted-test-double"
     settings.QUIRE_ENGINE_DEMO = False
     engine = ScriptedEngine([])
-    for module in (analyses, followups, report_services):
+    for module in (analyses, followups, reading):
         monkeypatch.setattr(module, "engine_from_settings", lambda: engine)
     return engine
 
@@ -50,8 +51,8 @@ def scripted(settings, monkeypatch):
 def _uploaded(workspace, text: str = TEXT) -> Document:
     """A document through ingestion and the report step, as the worker runs them."""
     document = factories.make_document(workspace, content=text.encode(), status=DocumentStatus.QUEUED)
-    document_services.document_ingest(document_id=document.id)
-    report_services.report_generate(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
+    reading.report_generate(document_id=document.id)
     document.refresh_from_db()
     return document
 
@@ -134,7 +135,7 @@ def test_an_engine_error_is_recorded_with_its_message(scripted, workspace, monke
 def test_rerunning_with_another_playbook_keeps_the_earlier_analysis(scripted, workspace, owner):
     document, first = _ready_with_analysis(workspace, scripted)
     second = analyses.analysis_start(document=document, user=owner, playbook_name="report")
-    with pytest.raises(QuireError, match="already queued or running"):
+    with pytest.raises(AppError, match="already queued or running"):
         analyses.analysis_start(document=document, user=owner, playbook_name="report")
     scripted.replies.append(json.dumps({"findings": [
         {"item": "key_figures", "present": True, "answer": "none", "risk": "none", "risk_note": "", "quotes": []}]}))
@@ -172,7 +173,7 @@ def test_cancel_ends_a_queued_analysis_at_once_and_a_running_one_at_the_engines_
 def test_the_automatic_analysis_of_a_requeued_document_is_not_duplicated(scripted, workspace):
     document = _uploaded(workspace)
     Document.objects.filter(pk=document.pk).update(status=DocumentStatus.ANALYSING)
-    report_services.report_generate(document_id=document.id)  # the stuck-work check queued the step again
+    reading.report_generate(document_id=document.id)  # the stuck-work check queued the step again
     assert Analysis.objects.filter(document=document).count() == 1
 
 
@@ -215,7 +216,7 @@ def test_followups_are_answered_with_anchored_quotes_and_kept_for_the_workspace(
     factories.add_member(workspace, viewer, "viewer")
     page = login(viewer).get(reverse("reports:detail", args=[document.id])).content.decode()
     assert "Which law governs?" in page and "New York law." in page and "the laws of Narnia" in page
-    with pytest.raises(QuireError, match="Write a question"):
+    with pytest.raises(AppError, match="Write a question"):
         followups.followup_ask(document=document, user=owner, question="   ")
 
 

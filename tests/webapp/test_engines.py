@@ -12,11 +12,11 @@ from django.urls import reverse
 
 from engine.api import GenerationRequest
 from tests import factories
-from webapp.documents import services as document_services
+from webapp.pipeline import ingest, reading
 from webapp.documents.models import DocumentStatus
-from webapp.reports import services as report_services
-from webapp.reports.engines import engine_from_settings, model_label
-from webapp.reports import analyses, playbooks
+from webapp.engines import engine_from_settings, model_label
+from webapp.pipeline import analyses
+from webapp.reports import playbooks
 from webapp.reports.models import Analysis, Report
 
 
@@ -43,8 +43,8 @@ def test_local_engine_is_built_once_and_counts_the_documents_tokens(local_tiny, 
     assert engine_from_settings() is engine
     body = b"This agreement is made between Alpha Ltd and Beta GmbH.\n" * 40
     document = factories.make_document(workspace, content=body, status=DocumentStatus.QUEUED)
-    document_services.document_ingest(document_id=document.id)
-    report_services.report_generate(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
+    reading.report_generate(document_id=document.id)
     document.refresh_from_db()
     # With an engine configured, the report step queues the model's review; the document is ready when it ends.
     assert document.status == DocumentStatus.ANALYSING
@@ -145,8 +145,8 @@ def _one_question_playbooks(workspace, owner) -> None:
 def _analysed(workspace) -> Analysis:
     body = b"This agreement is made between Alpha Ltd and Beta GmbH.\n" * 40
     document = factories.make_document(workspace, content=body, status=DocumentStatus.QUEUED)
-    document_services.document_ingest(document_id=document.id)
-    report_services.report_generate(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
+    reading.report_generate(document_id=document.id)
     automatic = Analysis.objects.get(document=document)
     analyses.analysis_run(analysis_id=automatic.id)
     automatic.refresh_from_db()

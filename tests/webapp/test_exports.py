@@ -16,7 +16,7 @@ from analysis.exports import validate
 from tests import factories
 from tests.webapp.test_analyses import _ready_with_analysis, scripted  # noqa: F401 - the fixture
 from webapp.audit.models import AuditEvent
-from webapp.reports import comments
+from webapp.reports import review
 from webapp.reports.exports import export_filename
 from webapp.reports.models import Finding
 
@@ -25,8 +25,8 @@ from webapp.reports.models import Finding
 def reviewed(scripted, workspace, owner):  # noqa: F811 - the fixture imported above
     document, analysis = _ready_with_analysis(workspace, scripted)
     law = Finding.objects.get(analysis=analysis, item="governing_law")
-    comments.finding_comment(finding=law, user=owner, text='=HYPERLINK("http://evil")<b>bold?</b>')
-    comments.finding_set_review_state(finding=law, user=owner, state="disputed")
+    review.finding_comment(finding=law, user=owner, text='=HYPERLINK("http://evil")<b>bold?</b>')
+    review.finding_set_review_state(finding=law, user=owner, state="disputed")
     return document, analysis
 
 

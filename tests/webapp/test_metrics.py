@@ -50,12 +50,12 @@ def test_metrics_token_when_configured(db, settings):
 def test_task_runs_recorded_by_a_real_worker(settings, celery_worker_process, wait_for_document):
     import redis
 
-    from webapp.documents.services import _pipeline_start
+    from webapp.pipeline.queue import journey_start
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(TASK_STATS_KEY)
     document = factories.make_document(factories.make_workspace(), content=b"Metrics agreement text. " * 30,
                                        status="queued")
-    _pipeline_start(document.id)
+    journey_start(document_id=document.id)
     assert wait_for_document(document.id, worker=celery_worker_process).status == "ready"
     body = Client().get("/metrics").content.decode()
     runs = _value(body, "quire_task_runs_total", task="webapp.documents.tasks.document_ingest_task")

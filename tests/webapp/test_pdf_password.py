@@ -9,9 +9,8 @@ from django.urls import reverse
 
 from tests import factories
 from webapp.documents import sealing
-from webapp.documents import services as document_services
+from webapp.pipeline import ingest, reading
 from webapp.documents.models import Document, DocumentPage, DocumentStatus
-from webapp.reports import services as report_services
 
 PASSWORD = "openpassword"  # pdfs/libreoffice-writer-password.pdf, see the corpus README
 
@@ -20,7 +19,7 @@ PASSWORD = "openpassword"  # pdfs/libreoffice-writer-password.pdf, see the corpu
 def locked(corpus, workspace):
     path = corpus / "pdfs" / "libreoffice-writer-password.pdf"
     document = factories.make_document_from_file(workspace, path, "pdf")
-    document_services.document_ingest(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert document.status == DocumentStatus.PASSWORD_NEEDED
     return document
@@ -33,7 +32,7 @@ def submit(monkeypatch, django_capture_on_commit_callbacks):
     def _submit(client, document, password) -> str | None:
         captured = []
         monkeypatch.setattr(
-            "webapp.documents.pipeline.pipeline_enqueue",
+            "webapp.pipeline.queue.journey_start",
             lambda *, document_id, sealed_password=None: captured.append(sealed_password),
         )
         with django_capture_on_commit_callbacks(execute=True):
@@ -48,8 +47,8 @@ def test_right_password_reads_the_pdf_and_is_stored_nowhere(locked, login, works
     caplog.set_level(logging.DEBUG)
     sealed = submit(login(workspace.created_by), locked, PASSWORD)
     assert sealed and PASSWORD not in sealed
-    document_services.document_ingest(document_id=locked.id, sealed_password=sealed)
-    report_services.report_generate(document_id=locked.id)
+    ingest.document_ingest(document_id=locked.id, sealed_password=sealed)
+    reading.report_generate(document_id=locked.id)
     locked.refresh_from_db()
     assert locked.status == DocumentStatus.READY, locked.error_message
     assert locked.page_count >= 1 and locked.word_count > 0
@@ -61,7 +60,7 @@ def test_right_password_reads_the_pdf_and_is_stored_nowhere(locked, login, works
 
 def test_wrong_password_says_so_and_asks_again(locked, login, workspace, submit):
     sealed = submit(login(workspace.created_by), locked, "not-the-password")
-    document_services.document_ingest(document_id=locked.id, sealed_password=sealed)
+    ingest.document_ingest(document_id=locked.id, sealed_password=sealed)
     locked.refresh_from_db()
     assert (locked.status, locked.error_code) == (DocumentStatus.PASSWORD_NEEDED, "password_wrong")
     assert "not correct" in locked.error_message

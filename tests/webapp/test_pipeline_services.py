@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
-from webapp.documents import services as document_services
+from webapp.pipeline import ingest, reading
+from webapp.documents.ingested import document_as_ingested
 from webapp.documents.models import Document, DocumentStatus
-from webapp.reports import services as report_services
 from webapp.reports.models import Report
 
 SMALL_CONTRACT = "contracts_cuad/CcRealEstateIncomeFundadv_20181205_POS 8C_EX-99.(H)(3)_11447739_EX-99.(H)(3)_Marketing Agreement.pdf"
@@ -25,7 +25,7 @@ def test_ingest_then_analyse_leaves_a_ready_document_with_page_map_and_facts(con
     import pypdf
 
     document, path = contract
-    document_services.document_ingest(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert document.status == DocumentStatus.ANALYSING
     expected_pages = len(pypdf.PdfReader(path).pages)
@@ -36,23 +36,23 @@ def test_ingest_then_analyse_leaves_a_ready_document_with_page_map_and_facts(con
     assert all(a.end <= b.start for a, b in zip(pages, pages[1:]))
     assert "agreement" in document.text.lower()
 
-    report_services.report_generate(document_id=document.id)
+    reading.report_generate(document_id=document.id)
     document.refresh_from_db()
     assert (document.status, document.progress, document.stage) == (DocumentStatus.READY, 100, "Ready")
     report = Report.objects.get(document=document)
-    assert report.kind == "ingestion_facts"
+    assert (report.kind, report.title) == ("contract", "Contract: first pass")  # what the first pass took it for
     facts = {f["label"]: f["value"] for f in report.facts}
     assert facts["Pages"] == str(expected_pages)
 
 
 def test_each_step_is_idempotent(contract):
     document, _ = contract
-    document_services.document_ingest(document_id=document.id)
-    report_services.report_generate(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
+    reading.report_generate(document_id=document.id)
     first_report = Report.objects.get(document=document)
     # A re-delivered task finds the work done and leaves it alone.
-    document_services.document_ingest(document_id=document.id)
-    report_services.report_generate(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
+    reading.report_generate(document_id=document.id)
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY
     assert document.pages.count() == document.page_count
@@ -61,8 +61,8 @@ def test_each_step_is_idempotent(contract):
 
 def test_damaged_pdf_fails_with_a_readable_reason_and_keeps_the_original(corpus, workspace):
     document = factories.make_document_from_file(workspace, corpus / "pdfs" / "DERIVED_dmca_truncated.pdf", "pdf")
-    document_services.document_ingest(document_id=document.id)
-    report_services.report_generate(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
+    reading.report_generate(document_id=document.id)
     document.refresh_from_db()
     assert (document.status, document.error_code) == (DocumentStatus.FAILED, "corrupt")
     assert "damaged" in document.error_message and "Traceback" not in document.error_message
@@ -72,14 +72,14 @@ def test_damaged_pdf_fails_with_a_readable_reason_and_keeps_the_original(corpus,
 
 def test_encrypted_pdf_waits_for_its_password(corpus, workspace):
     document = factories.make_document_from_file(workspace, corpus / "pdfs" / "password-example.pdf", "pdf")
-    document_services.document_ingest(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert (document.status, document.error_code) == (DocumentStatus.PASSWORD_NEEDED, "password_required")
     assert "password" in document.error_message.lower()
     assert document.ingest_attempts == 0  # waiting for a person is not a crash
     assert not Report.objects.filter(document=document).exists()
     # A re-delivered task leaves a waiting document alone.
-    document_services.document_ingest(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert document.status == DocumentStatus.PASSWORD_NEEDED
 
@@ -87,15 +87,15 @@ def test_encrypted_pdf_waits_for_its_password(corpus, workspace):
 def test_missing_stored_file_fails_cleanly(workspace):
     document = factories.make_document(workspace, status=DocumentStatus.QUEUED)
     document.file.storage.delete(document.file.name)
-    document_services.document_ingest(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert (document.status, document.error_code) == (DocumentStatus.FAILED, "file_missing")
 
 
 def test_a_document_that_keeps_crashing_the_worker_is_given_up(workspace):
     document = factories.make_document(workspace, status=DocumentStatus.INGESTING)
-    Document.objects.filter(pk=document.pk).update(ingest_attempts=document_services.MAX_INGEST_ATTEMPTS)
-    document_services.document_ingest(document_id=document.id)
+    Document.objects.filter(pk=document.pk).update(ingest_attempts=ingest.MAX_INGEST_ATTEMPTS)
+    ingest.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert (document.status, document.error_code) == (DocumentStatus.FAILED, "worker_crashed")
 
@@ -104,8 +104,8 @@ def test_deleted_document_is_skipped(workspace):
     document = factories.make_document(workspace, status=DocumentStatus.QUEUED)
     document_id = document.id
     document.delete()
-    document_services.document_ingest(document_id=document_id)  # no exception, nothing to do
-    report_services.report_generate(document_id=document_id)
+    ingest.document_ingest(document_id=document_id)  # no exception, nothing to do
+    reading.report_generate(document_id=document_id)
 
 
 def test_ingest_works_from_a_storage_without_local_paths(contract, monkeypatch, tmp_path):
@@ -117,7 +117,7 @@ def test_ingest_works_from_a_storage_without_local_paths(contract, monkeypatch, 
         raise NotImplementedError("This backend doesn't support absolute paths.")
 
     monkeypatch.setattr(FieldFile, "path", property(no_path))
-    document_services.document_ingest(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert document.status == DocumentStatus.ANALYSING and document.page_count > 0
 
@@ -126,7 +126,7 @@ def test_page_geometry_is_stored_for_highlighting(contract):
     import pypdf
 
     document, path = contract
-    document_services.document_ingest(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
     document.refresh_from_db()
     first = document.pages.get(number=1)
     mediabox = pypdf.PdfReader(path).pages[0].mediabox
@@ -135,14 +135,14 @@ def test_page_geometry_is_stored_for_highlighting(contract):
     start, end, x0, y0, x1, y1 = first.lines[0]
     assert first.start <= start < end <= first.end
     assert 0 <= x0 < x1 <= first.width and 0 <= y0 < y1 <= first.height
-    rebuilt = document_services.document_as_ingested(document)
+    rebuilt = document_as_ingested(document)
     assert rebuilt.pages[0].lines[0].box.x0 == x0
     assert document.language == "en"
 
 
 def test_docx_pages_are_labelled_as_estimates_on_the_page(corpus, workspace, login):
     document = factories.make_document_from_file(workspace, corpus / "docx" / "common-paper-cloud-service-agreement.docx", "docx")
-    document_services.document_ingest(document_id=document.id)
+    ingest.document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert document.pages.filter(estimated=True).count() == document.page_count > 1
     page = login(workspace.created_by).get(f"/d/{document.id}/").content.decode()

@@ -11,9 +11,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from tests import factories
-from webapp.documents import services
+from webapp.pipeline import recovery as services
 from webapp.documents.models import Document, DocumentStatus
-from webapp.documents.progress import ProgressReporter
+from webapp.pipeline.states import INGEST, DocumentProgress
 
 
 def _age(document, seconds: float) -> None:
@@ -60,7 +60,7 @@ def test_abandoned_analysis_is_queued_for_analysis_only(db, workspace, enqueued,
 def test_live_queued_and_finished_documents_are_left_alone(db, workspace, enqueued):
     running = factories.make_document(workspace, content=b"a", status=DocumentStatus.INGESTING)
     _age(running, settings.QUIRE_INGEST_TIME_LIMIT + 600)
-    ProgressReporter(document_id=running.pk, low=0, high=60).report(0.5, "Reading", force=True)  # a heartbeat
+    DocumentProgress(running.pk, INGEST).report(0.5, "Reading", force=True)  # a heartbeat
     long_analysis = factories.make_document(workspace, content=b"b", status=DocumentStatus.ANALYSING)
     _age(long_analysis, settings.QUIRE_INGEST_TIME_LIMIT + 600)  # past ingestion's limit, not analysis's
     waiting = factories.make_document(workspace, content=b"c", status=DocumentStatus.QUEUED)

@@ -25,7 +25,7 @@ def reported(workspace, corpus, tmp_path):
     path.write_text(text)
     ingested = ingest(path)
     document = factories.make_document(workspace, content=text.encode(), text=ingested.text)
-    Report.objects.create(document=document, kind="ingestion_facts", title="Facts", facts=[],
+    Report.objects.create(document=document, kind="contract", title="Facts", facts=[],
                           first_pass=as_json(first_pass(ingested), ingested))
     return document
 
@@ -71,7 +71,7 @@ def test_key_term_kind_filter(login, owner, reported):
 
 def test_a_report_without_a_first_pass_says_so(login, owner, workspace):
     document = factories.make_document(workspace)
-    Report.objects.create(document=document, kind="ingestion_facts", title="Facts", facts=[])
+    Report.objects.create(document=document, kind="contract", title="Facts", facts=[])
     assert "made before the first pass existed" in page(login(owner), document)
 
 
@@ -90,7 +90,7 @@ def test_the_same_place_is_shown_once_per_category(login, owner, workspace):
         {"category": "Change Of Control", "start": 7, "end": 47, "pages": [1], "score": 0.6},  # another category
     ], "key_terms": [], "sections": [], "defined_terms": [], "cross_references": [], "parties": None, "signatures": []}
     document = factories.make_document(workspace, content=text.encode(), text=text)
-    Report.objects.create(document=document, kind="ingestion_facts", title="Facts", facts=[], first_pass=stored)
+    Report.objects.create(document=document, kind="contract", title="Facts", facts=[], first_pass=stored)
     html = page(login(owner), document, min_score="0.5")
     assert html.count('class="passage"') == 3
     assert html.count("<mark>Neither party may assign this Agreement.</mark>") == 2

@@ -1,4 +1,5 @@
-"""The report page's document pane (text page by page, passages marked and tied to their findings, a window of
+"""The report page's first screen (the document's name, then the findings by risk or the first pass, the ingestion
+facts folded away), its document pane (text page by page, passages marked and tied to their findings, a window of
 pages at a time) and the workspace page's search, filters and retry."""
 
 from __future__ import annotations
@@ -7,11 +8,97 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from tests import factories
 from tests.webapp.test_analyses import _ready_with_analysis, scripted  # noqa: F401 - the fixture
+from tests.webapp.test_analyses import TEXT, _uploaded
 from webapp.documents.models import Document, DocumentPage, DocumentStatus
-from webapp.reports.document_pane import PAGES_PER_WINDOW, Span, _segments, document_pane, pane_window
+from webapp.reports.models import Finding
+from webapp.reports.presenters.document_pane import PAGES_PER_WINDOW, Span, _segments, document_pane, pane_window
+from webapp.reports.presenters.findings import RiskCount, risk_counts
+
+
+def _side_pane(html: str) -> str:
+    return html[html.index('<div class="side-pane">'):]
+
+
+def _headings(html: str) -> list[str]:
+    """The text of each h2, tags and runs of spaces dropped."""
+    return [" ".join(re.sub(r"<[^>]+>", "", h).split()) for h in re.findall(r"<h2[^>]*>(.*?)</h2>", html, re.S)]
+
+
+def test_a_ready_analysis_opens_the_side_pane_with_its_findings_counted_by_risk(
+        scripted, workspace, owner, login, django_assert_num_queries):  # noqa: F811
+    document, analysis = _ready_with_analysis(workspace, scripted)
+    for item, present, risk in (("parties", True, "none"), ("governing_law", True, "high"),
+                                ("anti_assignment", False, "high")):  # an absent finding is not counted
+        Finding.objects.filter(analysis=analysis, item=item).update(present=present, risk=risk)
+    for n, risk in enumerate(("low", "low", "high")):
+        Finding.objects.create(analysis=analysis, position=10 + n, item=f"extra_{n}", category=f"Extra {n}",
+                               present=True, answer="", risk=risk)
+    with django_assert_num_queries(1):
+        counted = risk_counts(findings=analysis.findings.all())
+    assert counted == (RiskCount("high", 2), RiskCount("medium", 0), RiskCount("low", 2), RiskCount("none", 1))
+
+    client = login(owner)
+    url = reverse("reports:detail", args=[document.id])
+    html = client.get(url).content.decode()
+    side = _side_pane(html)
+    assert _headings(side)[0] == "Findings by risk"
+    opens = side.index('<p class="risk-summary"')
+    summary = side[opens:side.index("</p>", opens)]
+    links = re.findall(r'<a href="\?analysis=([^&]+)&amp;risk=(\w+)#analysis"[^>]*><strong>(\d+)</strong>',
+                       summary)
+    assert [(level, int(n)) for _, level, n in links] == [("high", 2), ("medium", 0), ("low", 2), ("none", 1)]
+    assert {shown for shown, _, _ in links} == {str(analysis.id)}
+    # Below the findings, riskiest first: the runs and the run-a-playbook form, then the first pass.
+    shown = re.findall(r'<li class="finding (risk-\w+)', side)
+    assert shown[:2] == ["risk-high", "risk-high"] and shown[-1] == "risk-high"  # the absent one last
+    assert side.index('<ol class="findings">') < side.index('id="analyses"') < side.index('id="first-pass"')
+    assert (side.index('id="analyses"') < side.index('class="analysis-run shown"')
+            < side.index('class="filters run-playbook"'))
+    title = escape(analysis.playbook_title)
+    assert f"reviewed by <strong>scripted-test-double</strong> with <strong>{title}</strong>" in html
+
+    only_high = client.get(url, {"analysis": str(analysis.id), "risk": "high"}).content.decode()
+    assert only_high.count('<li class="finding ') == 3
+    assert 'data-risk="high" aria-current="true"' in only_high and "all risks</a>" in only_high
+
+
+def test_without_an_analysis_the_first_pass_comes_before_the_model_analysis(workspace, owner, login):
+    document = _uploaded(workspace, TEXT)  # no engine configured: the first pass only
+    assert not document.analyses.exists()
+    html = login(owner).get(reverse("reports:detail", args=[document.id])).content.decode()
+    side = _side_pane(html)
+    assert _headings(side)[:2] == ["First pass (read without a language model)", "Model analysis"]
+    assert side.index('id="first-pass"') < side.index('id="analyses"') < side.index('id="followups"')
+    assert "Key terms" in side[:side.index('id="analyses"')] and "risk-summary" not in html
+    subtitle = re.search(r'<p class="doc-subtitle">(.*?)</p>', html, re.S).group(1)
+    subtitle = " ".join(re.sub(r"<[^>]+>", "", subtitle).split())
+    assert subtitle == "Contract · 1 page · first pass only: no language model has read it yet"
+    assert "No language model has read this document yet" in html
+
+
+def test_the_ingestion_facts_are_a_closed_details_section_and_the_heading_is_the_document(workspace, owner, login):
+    hostile = '<img src=x onerror=alert(1)> terms.txt'
+    document = factories.make_document(workspace, content=TEXT.encode(), status=DocumentStatus.QUEUED,
+                                       original_name=hostile)
+    from webapp.pipeline.ingest import document_ingest
+    from webapp.pipeline.reading import report_generate
+
+    document_ingest(document_id=document.id)
+    report_generate(document_id=document.id)
+    html = login(owner).get(reverse("reports:detail", args=[document.id])).content.decode()
+    [h1] = re.findall(r"<h1[^>]*>(.*?)</h1>", html, re.S)
+    assert h1 == "&lt;img src=x onerror=alert(1)&gt; terms.txt" and "<img src=x" not in html
+    assert html.count("Ingestion facts") == 1 and '<details class="ingestion-facts">' in html  # no open attribute
+    opens = html.index('<details class="ingestion-facts">')
+    folded = html[opens:html.index("</details>", opens)]
+    assert "<summary>Ingestion facts</summary>" in folded
+    assert "<dt>Estimated tokens (characters ÷ 4)</dt>" in folded and "Generated " in folded
+    assert html.count("<dt>Estimated tokens") == 1  # the facts are drawn once, inside it
+    assert html.index('id="followups"') < html.index('class="ingestion-facts"')  # after the side pane's content
 
 
 def test_segments_split_at_every_span_boundary_and_keep_overlaps():
@@ -56,8 +143,8 @@ def test_quotes_and_their_marked_passages_point_at_each_other(scripted, workspac
 def test_document_text_is_escaped_in_the_pane(scripted, workspace, owner, login):  # noqa: F811
     body = "Agreement.\n<script>alert('x')</script> <img src=x onerror=alert(1)> governed by the laws of New York.\n"
     document = factories.make_document(workspace, content=body.encode(), status=DocumentStatus.QUEUED)
-    from webapp.documents.services import document_ingest
-    from webapp.reports.services import report_generate
+    from webapp.pipeline.ingest import document_ingest
+    from webapp.pipeline.reading import report_generate
 
     document_ingest(document_id=document.id)
     report_generate(document_id=document.id)
@@ -102,7 +189,7 @@ def test_export_links_carry_the_pages_filters(scripted, workspace, owner, login,
 
 
 def test_pdf_page_images_are_drawn_cached_and_served_only_to_members(workspace, owner, login, corpus, settings, tmp_path):
-    from webapp.documents.services import document_ingest
+    from webapp.pipeline.ingest import document_ingest
 
     settings.VAR_DIR = tmp_path
     path = corpus / "contracts_cuad" / "ABILITYINC_06_15_2020-EX-4.25-SERVICES AGREEMENT.PDF"

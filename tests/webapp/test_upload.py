@@ -156,7 +156,7 @@ def test_path_in_filename_is_reduced_to_its_last_part(upload, workspace):
 
 def test_upload_enqueues_the_pipeline_only_after_commit(upload, workspace, django_capture_on_commit_callbacks, monkeypatch):
     started = []
-    monkeypatch.setattr("webapp.documents.pipeline.pipeline_enqueue", lambda *, document_id, **_: started.append(document_id))
+    monkeypatch.setattr("webapp.pipeline.queue.journey_start", lambda *, document_id, **_: started.append(document_id))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         upload(_named(b"Some agreement text.\n", "x.txt"))
     assert started == []  # nothing sent while the transaction was open

@@ -3,7 +3,8 @@
     {"error": {"status": 404, "code": "not_found", "message": "...", "fields": {...}}}
 
 `fields` appears only for invalid input, keyed by field name. Django's own ValidationError and
-PermissionDenied raised inside services become 400 and 403 like DRF's.
+PermissionDenied raised inside services become 400 and 403 like DRF's; the web app's AppError (webapp/errors.py)
+answers its own status and code, and an analysis-layer QuireError (a playbook that does not exist, say) 400.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from analysis.errors import QuireError
+from webapp.errors import AppError
+
 
 def _message(detail) -> str:
     if isinstance(detail, list):
@@ -25,6 +29,10 @@ def _message(detail) -> str:
 
 
 def error_response(exc, context):
+    if isinstance(exc, AppError):
+        return error_body(exc.status, exc.code, exc.message)
+    if isinstance(exc, QuireError):
+        return error_body(400, exc.code, exc.message)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
     elif isinstance(exc, DjangoPermissionDenied):

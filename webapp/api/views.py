@@ -10,16 +10,15 @@ from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analysis.errors import QuireError
 from webapp.api import serializers as s
-from webapp.api.errors import error_body
 from webapp.audit import services as audit
-from webapp.audit.views import audit_csv_response
 from webapp.documents import selectors as documents
 from webapp.documents import services as document_services
 from webapp.documents.models import DocumentStatus
 from webapp.documents.uploads import oversized_names
-from webapp.reports import analyses, followups
+from webapp.pipeline import analyses, followups
+from webapp.pipeline.restart import document_password_submit
+from webapp.responses import csv_download_response, original_download_response
 from webapp.reports.models import Analysis
 from webapp.reports.selectors import analyses_for_document, analysis_get, followups_for_document, report_get_for_document
 from webapp.reports.services import report_viewed
@@ -184,7 +183,8 @@ class DocumentFileView(APIView):
                    summary="Download the original file")
     def get(self, request, document_id):
         document = documents.document_get(user=request.user, document_id=document_id)
-        return document_services.document_file_response(document=document, user=request.user)
+        handle = document_services.document_download(document=document, user=request.user)
+        return original_download_response(handle, filename=document.original_name)
 
 
 class DocumentPasswordView(APIView):
@@ -194,7 +194,7 @@ class DocumentPasswordView(APIView):
         document = documents.document_get(user=request.user, document_id=document_id)
         data = s.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        document_services.document_password_submit(document=document, user=request.user, password=data.validated_data["password"])
+        document_password_submit(document=document, user=request.user, password=data.validated_data["password"])
         document.refresh_from_db()
         return Response(s.DocumentSerializer(document).data, status=202)
 
@@ -225,7 +225,9 @@ class AuditCsvView(APIView):
                    summary="The workspace's audit trail as CSV (owners)")
     def get(self, request, workspace_id):
         workspace = workspaces.workspace_get(user=request.user, workspace_id=workspace_id)
-        return audit_csv_response(workspace=workspace, user=request.user)
+        permissions.require(user=request.user, workspace=workspace, action=Action.VIEW_AUDIT)
+        return csv_download_response(audit.audit_csv_export(workspace=workspace, user=request.user),
+                                     filename=f"quire-audit-{workspace.id}.csv")
 
 
 
@@ -242,11 +244,8 @@ class AnalysisListView(APIView):
         document = documents.document_get(user=request.user, document_id=document_id)
         data = s.AnalysisStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            started = analyses.analysis_start(document=document, user=request.user,
-                                              playbook_name=data.validated_data["playbook"])
-        except QuireError as error:
-            return error_body(409 if isinstance(error, analyses.AnalysisRefusedError) else 400, error.code, error.message)
+        started = analyses.analysis_start(document=document, user=request.user,
+                                          playbook_name=data.validated_data["playbook"])
         return Response(s.AnalysisSerializer(started).data, status=202)
 
 
@@ -282,8 +281,5 @@ class FollowUpListView(APIView):
         document = documents.document_get(user=request.user, document_id=document_id)
         data = s.FollowUpAskSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            asked = followups.followup_ask(document=document, user=request.user, question=data.validated_data["question"])
-        except QuireError as error:
-            return error_body(409, error.code, error.message)
+        asked = followups.followup_ask(document=document, user=request.user, question=data.validated_data["question"])
         return Response(s.FollowUpSerializer(asked).data, status=202)

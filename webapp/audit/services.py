@@ -79,3 +79,12 @@ def audit_csv_rows(events: Iterable[AuditEvent]) -> Iterable[str]:
             event.object_label, event.ip, event.via, event.user_agent, event.detail or "",
         )])
         yield flush()
+
+
+def audit_csv_export(*, workspace, user) -> Iterable[str]:
+    """The workspace's trail as CSV rows, streamed; the export is itself in the trail. The caller has checked that
+    `user` may see the trail (Action.VIEW_AUDIT): the audit app sits below the workspaces app and cannot ask it."""
+    events = audit_events_for_workspace(workspace=workspace).iterator()
+    audit_record(action=AuditAction.EXPORT, actor=user, workspace=workspace, target=workspace,
+                 format="csv", what="audit log")
+    return audit_csv_rows(events)

@@ -9,21 +9,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from webapp.audit import services
-from webapp.audit.models import AuditAction
+from webapp.responses import csv_download_response
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
 from webapp.workspaces.selectors import workspace_get
-
-
-def audit_csv_response(*, workspace, user) -> StreamingHttpResponse:
-    permissions.require(user=user, workspace=workspace, action=Action.VIEW_AUDIT)
-    events = services.audit_events_for_workspace(workspace=workspace).iterator()
-    services.audit_record(action=AuditAction.EXPORT, actor=user, workspace=workspace, target=workspace,
-                          format="csv", what="audit log")
-    response = StreamingHttpResponse(services.audit_csv_rows(events), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="quire-audit-{workspace.id}.csv"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @login_required
@@ -39,4 +28,6 @@ def audit_list_view(request: HttpRequest, workspace_id) -> HttpResponse:
 @require_GET
 def audit_csv_view(request: HttpRequest, workspace_id) -> StreamingHttpResponse:
     workspace = workspace_get(user=request.user, workspace_id=workspace_id)
-    return audit_csv_response(workspace=workspace, user=request.user)
+    permissions.require(user=request.user, workspace=workspace, action=Action.VIEW_AUDIT)
+    return csv_download_response(services.audit_csv_export(workspace=workspace, user=request.user),
+                                 filename=f"quire-audit-{workspace.id}.csv")

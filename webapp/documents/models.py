@@ -75,6 +75,11 @@ class Document(models.Model):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    def stored_files(self) -> list[tuple]:
+        """(storage, name) of every file kept for this document: today the original; page images and cached
+        engine state join this list when they exist, so every deletion path removes them too."""
+        return [(self.file.storage, self.file.name)] if self.file.name else []
+
 
 class PageSource(models.TextChoices):
     TEXT_LAYER = "text", "Text layer"

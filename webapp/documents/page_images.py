@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified
 
+from webapp.documents.files import stored_file_path
 from webapp.documents.models import Document
+from webapp.errors import NotFoundError
 
 WIDTH_PX = 1000  # what the report pane shows at its widest, in device pixels
 MAX_SCALE = 4.0
@@ -28,13 +30,11 @@ def _cache_path(document: Document, number: int) -> Path:
 def _render(document: Document, number: int, target: Path) -> None:
     import pypdfium2
 
-    from webapp.documents.services import stored_file_path
-
     with stored_file_path(document) as path:
         pdf = pypdfium2.PdfDocument(path)
         try:
             if not 1 <= number <= len(pdf):
-                raise Http404("No such page.")
+                raise NotFoundError("No such page.")
             page = pdf[number - 1]
             scale = min(MAX_SCALE, WIDTH_PX / max(1.0, page.get_width()))
             image = page.render(scale=scale).to_pil()
@@ -48,27 +48,32 @@ def _render(document: Document, number: int, target: Path) -> None:
     os.replace(staging, target)
 
 
-def page_image_response(*, document: Document, number: int, if_none_match: str = "") -> HttpResponse:
-    """The page as PNG; 404 for a document that is not a PDF or a page it does not have."""
+@dataclass(frozen=True)
+class PageImage:
+    path: Path  # the PNG, drawn and cached
+    etag: str  # names the bytes: the document's hash, the page and the width
+
+
+def page_image_etag(*, document: Document, number: int) -> str:
+    return '"' + hashlib.sha256(f"{document.sha256}:{number}:{WIDTH_PX}".encode()).hexdigest()[:32] + '"'
+
+
+def page_image_check(*, document: Document, number: int) -> None:
+    """NotFoundError for a document that is not a PDF, or a page it does not have."""
     if document.kind != "pdf" or document.status != "ready" or not document.page_count or not 1 <= number <= document.page_count:
-        raise Http404("No image for this page.")
-    etag = '"' + hashlib.sha256(f"{document.sha256}:{number}:{WIDTH_PX}".encode()).hexdigest()[:32] + '"'
-    headers = {"Cache-Control": "private, max-age=604800, immutable", "ETag": etag}
-    if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
-        response = HttpResponseNotModified()
-        for key, value in headers.items():
-            response[key] = value
-        return response
+        raise NotFoundError("No image for this page.")
+
+
+def page_image(*, document: Document, number: int) -> PageImage:
+    """The page as PNG, drawn on first use; NotFoundError where page_image_check says so, or for a page PDFium
+    cannot draw (the text pane still reads)."""
+    page_image_check(document=document, number=number)
     target = _cache_path(document, number)
     if not target.is_file():
         try:
             _render(document, number, target)
-        except Http404:
+        except NotFoundError:
             raise
-        except Exception as error:  # a page PDFium cannot draw: no image, the text pane still reads
-            raise Http404(f"This page could not be drawn ({type(error).__name__}).") from None
-    response = FileResponse(target.open("rb"), content_type="image/png")
-    for key, value in headers.items():
-        response[key] = value
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+        except Exception as error:  # a page PDFium cannot draw
+            raise NotFoundError(f"This page could not be drawn ({type(error).__name__}).") from None
+    return PageImage(path=target, etag=page_image_etag(document=document, number=number))

@@ -28,17 +28,6 @@ def document_filter(queryset: QuerySet[Document], *, status: str | None = None, 
     return queryset
 
 
-def document_list_for_page(*, user, workspace: Workspace, status: str = "", name: str = "", playbook: str = ""):
-    """The workspace page's rows: filtered, with who uploaded and the prompt size of the newest finished analysis."""
-    from django.db.models import OuterRef, Subquery
-
-    from webapp.reports.models import Analysis
-
-    tokens = Analysis.objects.filter(document=OuterRef("pk"), status="ready").order_by("-created_at").values("prompt_tokens")[:1]
-    rows = document_filter(document_list(user=user, workspace=workspace), status=status, name=name, playbook=playbook)
-    return rows.select_related("uploaded_by").annotate(prompt_tokens=Subquery(tokens))
-
-
 def document_get(*, user, document_id) -> Document:
     """The document if its workspace is one of the user's; 404 otherwise, whether or not it exists."""
     document = (

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.documents import selectors, services
-from webapp.documents.page_images import page_image_response
+from webapp.documents.page_images import page_image, page_image_check, page_image_etag
+from webapp.errors import NotFoundError
 from webapp.documents.uploads import oversized_names
+from webapp.pipeline.restart import document_password_submit, document_retry
+from webapp.responses import original_download_response
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
 from webapp.workspaces.selectors import workspace_get
@@ -89,14 +92,26 @@ def document_status_view(request: HttpRequest, document_id) -> JsonResponse:
 @require_GET
 def document_file_view(request: HttpRequest, document_id) -> FileResponse:
     document = selectors.document_get(user=request.user, document_id=document_id)
-    return services.document_file_response(document=document, user=request.user)
+    handle = services.document_download(document=document, user=request.user)
+    return original_download_response(handle, filename=document.original_name)
 
 
 @login_required
 @require_GET
 def document_page_image_view(request: HttpRequest, document_id, number: int) -> HttpResponse:
     document = selectors.document_get(user=request.user, document_id=document_id)
-    return page_image_response(document=document, number=number, if_none_match=request.headers.get("If-None-Match", ""))
+    headers = {"Cache-Control": "private, max-age=604800, immutable",
+               "ETag": page_image_etag(document=document, number=number)}
+    try:
+        page_image_check(document=document, number=number)
+        if headers["ETag"] in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+            return HttpResponseNotModified(headers=headers)
+        image = page_image(document=document, number=number)
+    except NotFoundError as error:
+        raise Http404(error.message) from None
+    response = FileResponse(image.path.open("rb"), content_type="image/png", headers=headers)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @login_required
@@ -107,7 +122,7 @@ def document_password_view(request: HttpRequest, document_id) -> HttpResponse:
     if not password:
         messages.error(request, "Enter the PDF's password.")
     else:
-        services.document_password_submit(document=document, user=request.user, password=password)
+        document_password_submit(document=document, user=request.user, password=password)
     return redirect("documents:detail", document_id=document.id)
 
 
@@ -115,7 +130,7 @@ def document_password_view(request: HttpRequest, document_id) -> HttpResponse:
 @require_POST
 def document_retry_view(request: HttpRequest, document_id) -> HttpResponse:
     document = selectors.document_get(user=request.user, document_id=document_id)
-    if services.document_retry(document=document, user=request.user):
+    if document_retry(document=document, user=request.user):
         messages.success(request, f"“{document.original_name}” is queued again.")
     else:
         messages.warning(request, "Only a failed document can be retried.")

@@ -14,16 +14,17 @@ from analysis.exports import FORMATS, SCHEMA_VERSION, render
 from webapp.audit.models import AuditAction
 from webapp.audit.services import audit_record
 from webapp.documents.models import Document
-from webapp.reports.findings_view import findings_filter, member_label
+from webapp.errors import NotFoundError
+from webapp.reports.presenters.findings import findings_filter, member_label
 from webapp.reports.models import Analysis, AnalysisStatus
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
 
 
-class ExportRefusedError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class ExportRefusedError(NotFoundError):
+    """An export that cannot exist: an unknown format, or an analysis that has not finished."""
+
+    code = "export_refused"
 
 
 @dataclass(frozen=True)

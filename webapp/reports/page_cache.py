@@ -25,7 +25,7 @@ from django.utils.safestring import SafeString, mark_safe
 logger = logging.getLogger(__name__)
 
 # Bumped when a template of a cached part changes shape, so a deploy never serves parts drawn by the old one.
-PARTS_VERSION = 1
+PARTS_VERSION = 2
 CSRF_PLACEHOLDER = "quire-csrf-placeholder-3f9a1c"
 MAX_QUERY_VALUE_CHARS = 200  # a page's query values go into keys; a longer one cannot be a real filter
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery
 from django.http import Http404
 
+from webapp.documents.models import Document
+from webapp.documents.selectors import document_filter, document_list
 from webapp.reports.models import Analysis, Finding, FollowUp, Report
 from webapp.workspaces import permissions
+from webapp.workspaces.models import Workspace
 
 
 def report_get_for_document(*, user, document_id, with_first_pass: bool = True) -> Report:
@@ -28,8 +31,6 @@ def report_get_for_document(*, user, document_id, with_first_pass: bool = True) 
 
 def report_document_text(*, report: Report) -> str:
     """The document's text, deferred by report_get_for_document: only the page that shows passages needs it."""
-    from webapp.documents.models import Document
-
     return Document.objects.values_list("text", flat=True).get(pk=report.document_id)
 
 
@@ -75,3 +76,10 @@ def analysis_status_payload(analysis: Analysis) -> dict:
     return {"id": str(analysis.id), "status": analysis.status, "status_label": analysis.get_status_display(),
             "progress": analysis.progress, "stage": analysis.stage, "error": analysis.error_message,
             "terminal": analysis.is_terminal}
+
+
+def document_list_for_page(*, user, workspace: Workspace, status: str = "", name: str = "", playbook: str = ""):
+    """The workspace page's rows: filtered, with who uploaded and the prompt size of the newest finished analysis."""
+    tokens = Analysis.objects.filter(document=OuterRef("pk"), status="ready").order_by("-created_at").values("prompt_tokens")[:1]
+    rows = document_filter(document_list(user=user, workspace=workspace), status=status, name=name, playbook=playbook)
+    return rows.select_related("uploaded_by").annotate(prompt_tokens=Subquery(tokens))

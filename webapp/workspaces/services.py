@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from webapp.audit.models import AuditAction
 from webapp.audit.services import audit_record
+from webapp.storage import files_delete_on_commit
 from webapp.workspaces import permissions
 from webapp.workspaces.models import Invitation, Membership, Role, Workspace
 from webapp.workspaces.permissions import Action
@@ -39,10 +40,8 @@ def workspace_create(*, user, name: str) -> Workspace:
 @transaction.atomic
 def workspace_delete(*, workspace: Workspace, user) -> None:
     """Owners only: the workspace, every document's files and every row derived from them."""
-    from webapp.documents.services import document_files, files_delete_on_commit
-
     permissions.require(user=user, workspace=workspace, action=Action.DELETE_WORKSPACE)
-    files = [f for document in workspace.documents.all().only("id", "file") for f in document_files(document)]
+    files = [f for document in workspace.documents.all().only("id", "file") for f in document.stored_files()]
     audit_record(action=AuditAction.WORKSPACE_DELETE, actor=user, workspace=workspace, target=workspace,
                  documents=len(files))
     workspace.delete()  # memberships, invitations, documents, pages and reports cascade

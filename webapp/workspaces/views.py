@@ -12,8 +12,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.documents.models import DocumentStatus
-from webapp.documents.selectors import document_list, document_list_for_page, document_status_payload
+from webapp.documents.selectors import document_list, document_status_payload
 from webapp.reports.playbooks import playbook_choices
+from webapp.reports.selectors import document_list_for_page
 from webapp.workspaces import permissions, selectors, services
 from webapp.workspaces.forms import InviteForm, RoleChangeForm, WorkspaceCreateForm
 from webapp.workspaces.models import Role

@@ -1,4 +1,4 @@
-"""Builds the engine the settings ask for, once per process.
+"""The engine the settings ask for, built by the engine factory (engine/factory.py) once per process.
 
 The engine worker keeps a local model loaded across tasks; building it again per task would spend
 most of each task loading weights. Nothing here decides what an engine is used for.
@@ -6,7 +6,6 @@ most of each task loading weights. Nothing here decides what an engine is used f
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 
@@ -14,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from engine.api import Engine, EngineError, is_random_weight_checkpoint
+from engine.factory import EngineSpec, build_engine
 
 logger = logging.getLogger(__name__)
 
@@ -21,23 +21,26 @@ _lock = threading.Lock()
 _built: dict[tuple, Engine] = {}
 
 
-def _settings_key() -> tuple:
-    return (
-        settings.QUIRE_ENGINE,
-        settings.QUIRE_ENGINE_MODEL,
-        settings.QUIRE_ENGINE_DEVICE,
-        settings.QUIRE_ENGINE_MEMORY_BUDGET_BYTES,
-        settings.QUIRE_ENGINE_MAX_BATCH_TOKENS,
-        settings.QUIRE_ENGINE_BASE_URL,
-        settings.QUIRE_ENGINE_MAX_CONTEXT,
-        json.dumps(settings.QUIRE_ENGINE_EXTRA_BODY, sort_keys=True),
-        settings.QUIRE_ENGINE_TIMEOUT_S,
-        settings.QUIRE_ENGINE_API_KEY,
-        settings.QUIRE_ENGINE_PREFIX_CACHE_DIR,
+def engine_spec() -> EngineSpec:
+    """The engine the settings describe, in the form the engine factory takes (QUIRE_ENGINE is local or openai)."""
+    return EngineSpec(
+        kind=settings.QUIRE_ENGINE,
+        model=settings.QUIRE_ENGINE_MODEL,
+        device=settings.QUIRE_ENGINE_DEVICE,
+        memory_budget_bytes=settings.QUIRE_ENGINE_MEMORY_BUDGET_BYTES,
+        max_batch_tokens=settings.QUIRE_ENGINE_MAX_BATCH_TOKENS,
+        base_url=settings.QUIRE_ENGINE_BASE_URL,
+        max_context=settings.QUIRE_ENGINE_MAX_CONTEXT,
+        extra_body=settings.QUIRE_ENGINE_EXTRA_BODY,
+        timeout_s=settings.QUIRE_ENGINE_TIMEOUT_S,
+        api_key=settings.QUIRE_ENGINE_API_KEY or None,
+        prefix_cache_dir=settings.QUIRE_ENGINE_PREFIX_CACHE_DIR or None,
     )
 
 
 def engine_from_settings() -> Engine | None:
+    """The configured engine, built once per process and settings (engine.factory.build_engine); None for
+    QUIRE_ENGINE=none."""
     choice = settings.QUIRE_ENGINE
     if choice == "none":
         return None
@@ -45,35 +48,11 @@ def engine_from_settings() -> Engine | None:
         raise ImproperlyConfigured(f"QUIRE_ENGINE={choice!r}: use none, local or openai.")
     if not settings.QUIRE_ENGINE_MODEL:
         raise ImproperlyConfigured(f"QUIRE_ENGINE={choice} needs QUIRE_ENGINE_MODEL.")
-    key = _settings_key()
+    spec = engine_spec()
     with _lock:
-        if key not in _built:
-            _built[key] = _build(choice)
-        return _built[key]
-
-
-def _build(choice: str) -> Engine:
-    if choice == "local":
-        from engine.local import LocalEngine
-
-        return LocalEngine.from_pretrained(
-            settings.QUIRE_ENGINE_MODEL,
-            device=settings.QUIRE_ENGINE_DEVICE,
-            memory_budget_bytes=settings.QUIRE_ENGINE_MEMORY_BUDGET_BYTES,
-            max_batch_tokens=settings.QUIRE_ENGINE_MAX_BATCH_TOKENS,
-            prefix_cache_dir=settings.QUIRE_ENGINE_PREFIX_CACHE_DIR or None,
-            context=settings.QUIRE_ENGINE_MAX_CONTEXT,
-        )
-    from engine.remote import RemoteEngine
-
-    return RemoteEngine(
-        settings.QUIRE_ENGINE_BASE_URL,
-        settings.QUIRE_ENGINE_MODEL,
-        api_key=settings.QUIRE_ENGINE_API_KEY or None,
-        timeout_s=settings.QUIRE_ENGINE_TIMEOUT_S,
-        max_context=settings.QUIRE_ENGINE_MAX_CONTEXT,
-        extra_body=settings.QUIRE_ENGINE_EXTRA_BODY,
-    )
+        if spec.key() not in _built:
+            _built[spec.key()] = build_engine(spec)
+        return _built[spec.key()]
 
 
 def engine_plan():

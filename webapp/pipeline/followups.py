@@ -10,20 +10,19 @@ from __future__ import annotations
 import logging
 import time
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.errors import QuireError
 from analysis.review import ask_followup
-from engine.api import EngineError
 from webapp.audit.models import AuditAction
 from webapp.audit.services import audit_record
+from webapp.documents.ingested import document_as_ingested
 from webapp.documents.models import Document, DocumentStatus
-from webapp.documents.services import document_as_ingested
-from webapp.reports.analyses import AnalysisRefusedError, anchor_rows
-from webapp.reports.engines import engine_from_settings, engine_is_test_model, engine_model_label, model_label
+from webapp.engines import engine_from_settings, engine_is_test_model, engine_model_label, model_label
+from webapp.pipeline import queue
+from webapp.pipeline.analyses import AnalysisRefusedError, anchor_rows
+from webapp.pipeline.failures import ANSWER_INTERNAL, KNOWN_ERRORS, failure_of
 from webapp.reports.models import Anchor, FollowUp, FollowUpStatus
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
@@ -60,9 +59,7 @@ def followup_ask(*, document: Document, user, question: str) -> FollowUp:
 
 
 def _enqueue(followup_id) -> None:
-    from webapp.reports.tasks import followup_answer_task
-
-    followup_answer_task.delay(str(followup_id))
+    queue.followup_enqueue(followup_id=followup_id)
 
 
 def followup_answer(*, followup_id) -> None:
@@ -77,11 +74,11 @@ def followup_answer(*, followup_id) -> None:
         document = Document.objects.get(pk=asked.document_id)
         reply = ask_followup(document_as_ingested(document), asked.question, engine,
                              on_answer=_AnswerSoFar(followup_id))
-    except (QuireError, EngineError) as error:
-        _fail(followup_id, error.message)
-        return
-    except SoftTimeLimitExceeded:
-        _fail(followup_id, f"The answer took longer than {settings.QUIRE_ANALYSE_SOFT_TIME_LIMIT} seconds.")
+    except KNOWN_ERRORS as error:
+        failure = failure_of(error, step="answer")
+        if failure is None:
+            raise
+        _fail(followup_id, failure.message)
         return
     except Document.DoesNotExist:
         return
@@ -114,7 +111,7 @@ class _AnswerSoFar:
 
 
 def followup_fail_internal(*, followup_id) -> None:
-    _fail(followup_id, "Quire hit an internal error while answering; ask again.")
+    _fail(followup_id, ANSWER_INTERNAL.message)
 
 
 def _fail(followup_id, message: str) -> None:

@@ -1,4 +1,5 @@
-"""Every write to playbook analyses: start one, run it (the engine worker's task body), cancel it.
+"""Every write to playbook analyses: start one, run it (step 3 of a document's journey, and any later run a member
+starts; the engine worker's task body), cancel it.
 
 An analysis is one playbook run by one model over one document; running another playbook or model adds a
 row and leaves the earlier ones as they were. The upload pipeline starts one automatically when an engine
@@ -13,22 +14,24 @@ import threading
 import time
 from datetime import timedelta
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
 import analysis.review
-from analysis.errors import QuireError
+from analysis.first_pass.record import FirstPassRecord
 from analysis.playbooks import Playbook, from_dict
+from analysis.playbooks.choice import automatic_playbook_name
 from analysis.review import Review, ReviewCancelledError
-from engine.api import EngineError
 from webapp.audit.models import AuditAction
 from webapp.audit.services import audit_record
+from webapp.documents.ingested import document_as_ingested
 from webapp.documents.models import Document, DocumentStatus
-from webapp.documents.services import document_as_ingested
-from webapp.reports.engines import engine_from_settings, engine_is_test_model, engine_model_label, model_label
+from webapp.engines import engine_from_settings, engine_is_test_model, engine_model_label, model_label
+from webapp.errors import ConflictError
+from webapp.pipeline import queue, states
+from webapp.pipeline.failures import ANALYSIS_INTERNAL, KNOWN_ERRORS, failure_of
 from webapp.reports.models import Analysis, AnalysisStatus, Anchor, Finding, Report
 from webapp.reports.playbooks import playbook_for_workspace
 from webapp.workspaces import permissions
@@ -36,22 +39,11 @@ from webapp.workspaces.permissions import Action
 
 logger = logging.getLogger(__name__)
 
-# The share of the document's bar an automatic analysis fills (ingestion and the first pass fill the rest).
-AUTOMATIC_PROGRESS = (65, 99)
 ACTIVE = (AnalysisStatus.QUEUED, AnalysisStatus.RUNNING)
 
 
-class AnalysisRefusedError(QuireError):
+class AnalysisRefusedError(ConflictError):
     code = "analysis_refused"
-
-
-def automatic_playbook_name(first_pass: dict) -> str:
-    """The playbook an upload gets without anyone choosing: a contract review when the first pass read a contract
-    (a parties block, or clauses of several CUAD categories), else the report review. Users can run the other."""
-    if (first_pass.get("parties") or {}).get("parties"):
-        return "contract"
-    confident = {c["category"] for c in first_pass.get("clauses", []) if c.get("score", 0) >= 0.5}
-    return "contract" if len(confident) >= 3 else "report"
 
 
 def analysis_start(*, document: Document, user, playbook_name: str) -> Analysis:
@@ -73,7 +65,7 @@ def analysis_start(*, document: Document, user, playbook_name: str) -> Analysis:
     return created
 
 
-def analysis_start_automatic(*, document: Document, first_pass: dict) -> Analysis:
+def analysis_start_automatic(*, document: Document, first_pass: FirstPassRecord) -> Analysis:
     """The pipeline's own analysis of a fresh upload. Idempotent: a document re-queued after a lost worker gets
     its existing automatic analysis queued again, not a second one."""
     existing = Analysis.objects.filter(document=document, automatic=True).first()
@@ -97,9 +89,7 @@ def _create(*, document: Document, user, playbook: Playbook, automatic: bool) ->
 
 
 def _enqueue(analysis_id) -> None:
-    from webapp.reports.tasks import analysis_run_task
-
-    analysis_run_task.delay(str(analysis_id))
+    queue.analysis_enqueue(analysis_id=analysis_id)
 
 
 def analysis_cancel(*, analysis: Analysis, user) -> None:
@@ -144,7 +134,10 @@ class _Progress:
     """Writes percent and stage to the analysis (and, for the automatic one, to its document) a few times a second."""
 
     def __init__(self, analysis: Analysis, *, min_interval: float = 0.5):
-        self.analysis_id, self.document_id, self.automatic = analysis.id, analysis.document_id, analysis.automatic
+        self.analysis_id = analysis.id
+        # The automatic analysis is also the last step of its document's journey: its bar is the document's too.
+        self._document = states.DocumentProgress(analysis.document_id, states.MODEL, prefix="Model: ") \
+            if analysis.automatic else None
         self.min_interval = min_interval
         self._last_write, self._last = 0.0, (-1, "")
 
@@ -156,11 +149,8 @@ class _Progress:
             return
         Analysis.objects.filter(pk=self.analysis_id, status=AnalysisStatus.RUNNING).update(
             progress=percent, stage=stage[:200], updated_at=timezone.now())
-        if self.automatic:
-            low, high = AUTOMATIC_PROGRESS
-            # updated_at is the heartbeat the stuck-work check reads (queryset updates skip auto_now).
-            Document.objects.filter(pk=self.document_id, status=DocumentStatus.ANALYSING).update(
-                progress=int(low + (high - low) * fraction), stage=f"Model: {stage}"[:200], updated_at=timezone.now())
+        if self._document is not None:
+            self._document.report(fraction, stage, force=True)
         self._last_write, self._last = now, (percent, stage)
 
 
@@ -192,18 +182,17 @@ def analysis_run(*, analysis_id) -> None:
         progress.report(0.0, "Reading the document", force=True)
         result = analysis.review.review(
             document_as_ingested(document), playbook, engine, progress=progress.report, cancel=_CancelFlag(row.id),
-            first_pass=report.first_pass if report else None, test_model=row.test_model,
+            first_pass=FirstPassRecord.from_json(report.first_pass) if report else None, test_model=row.test_model,
             max_tokens=settings.QUIRE_ANALYSIS_MAX_TOKENS,
         )
     except ReviewCancelledError:
         _finish_by_id(analysis_id, status=AnalysisStatus.CANCELLED, stage="Cancelled")
         return
-    except (QuireError, EngineError) as error:
-        _finish_by_id(analysis_id, status=AnalysisStatus.FAILED, code=error.code, message=error.message)
-        return
-    except SoftTimeLimitExceeded:
-        _finish_by_id(analysis_id, status=AnalysisStatus.FAILED, code="timeout",
-                      message=f"The analysis took longer than {settings.QUIRE_ANALYSE_SOFT_TIME_LIMIT} seconds.")
+    except KNOWN_ERRORS as error:
+        failure = failure_of(error, step="analysis")
+        if failure is None:
+            raise
+        _finish_by_id(analysis_id, status=AnalysisStatus.FAILED, code=failure.code, message=failure.message)
         return
     except Document.DoesNotExist:
         return  # deleted while we loaded the engine; the analysis went with it
@@ -212,8 +201,8 @@ def analysis_run(*, analysis_id) -> None:
 
 def analysis_fail_internal(*, analysis_id) -> None:
     """The task's last resort when something unexpected broke: the analysis says so, the document stays readable."""
-    _finish_by_id(analysis_id, status=AnalysisStatus.FAILED, code="internal_error",
-                  message="Quire hit an internal error during this analysis; the document and its report are unaffected.")
+    _finish_by_id(analysis_id, status=AnalysisStatus.FAILED, code=ANALYSIS_INTERNAL.code,
+                  message=ANALYSIS_INTERNAL.message)
 
 
 def _store(analysis_id, result: Review) -> None:
@@ -258,5 +247,4 @@ def _finish(row: Analysis, *, status: str, stage: str = "", code: str = "", mess
     row.finished_at = timezone.now()
     row.save()
     if row.automatic:
-        Document.objects.filter(pk=row.document_id, status=DocumentStatus.ANALYSING).update(
-            status=DocumentStatus.READY, progress=100, stage="Ready", updated_at=timezone.now())
+        states.document_move(row.document_id, to=DocumentStatus.READY, stage="Ready")

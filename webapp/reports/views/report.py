@@ -8,13 +8,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from analysis.errors import QuireError
 from webapp.documents.selectors import document_get
-from webapp.reports import analyses, followups
-from webapp.reports.findings_view import followup_row
+from webapp.errors import AppError
+from webapp.pipeline import analyses, followups
+from webapp.reports.presenters.findings import followup_row
 from webapp.reports.models import FollowUpStatus
 from webapp.reports.playbooks import playbook_choices
-from webapp.reports.report_parts import ReportParts
+from webapp.reports.presenters.report_parts import ReportParts
 from webapp.reports.selectors import (
     analyses_for_document,
     analysis_get,
@@ -25,6 +25,9 @@ from webapp.reports.selectors import (
 from webapp.reports.services import report_viewed
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
+
+# What the first pass took the document to be (Report.kind), as the page's heading says it.
+KIND_LABELS = {"contract": "Contract", "report": "Report"}
 
 
 @login_required
@@ -42,7 +45,8 @@ def report_detail_view(request: HttpRequest, document_id) -> HttpResponse:
     asked = followups_for_document(document=document)
     quoted = any(f.anchors.all() for f in asked)
     return render(request, "reports/detail.html", {
-        "report": report, "document": document, "parts": parts, "analyses": runs, "shown": shown,
+        "report": report, "document": document, "kind_label": KIND_LABELS.get(report.kind, "Document"),
+        "parts": parts, "analyses": runs, "shown": shown,
         "followups": [followup_row(f, parts.text if quoted else "") for f in asked],
         "followups_pending": any(f.status == FollowUpStatus.QUEUED for f in asked),
         "can_analyse": parts.can_analyse, "playbooks": playbook_choices(workspace=document.workspace),
@@ -66,7 +70,7 @@ def analysis_start_view(request: HttpRequest, document_id) -> HttpResponse:
     try:
         started = analyses.analysis_start(document=document, user=request.user,
                                           playbook_name=request.POST.get("playbook", ""))
-    except QuireError as error:
+    except AppError as error:
         messages.error(request, error.message)
         return redirect("reports:detail", document_id=document.id)
     messages.success(request, f"“{started.playbook_title}” is queued for the model.")
@@ -95,7 +99,7 @@ def followup_ask_view(request: HttpRequest, document_id) -> HttpResponse:
     document = document_get(user=request.user, document_id=document_id)
     try:
         followups.followup_ask(document=document, user=request.user, question=request.POST.get("question", ""))
-    except QuireError as error:
+    except AppError as error:
         messages.error(request, error.message)
     return redirect(f"{reverse('reports:detail', args=[document.id])}#followups")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from analysis.errors import QuireError
+from webapp.errors import AppError
 from webapp.reports.models import Analysis, Finding, FindingComment, ReviewState
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
@@ -12,7 +12,7 @@ from webapp.workspaces.permissions import Action
 MAX_COMMENT_CHARS = 4000
 
 
-class CommentRefusedError(QuireError):
+class CommentRefusedError(AppError):
     code = "comment_refused"
 
 

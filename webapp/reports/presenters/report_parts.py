@@ -14,9 +14,10 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from webapp.reports.document_pane import Span, document_pane, pane_window
-from webapp.reports.findings_view import RISK_LEVELS, FindingsPage, findings_filter, findings_page, quote_marks
-from webapp.reports.first_pass import SCORE_CHOICES, FirstPassPage, first_pass_page
+from webapp.reports.presenters.document_pane import Span, document_pane, pane_window
+from webapp.reports.presenters.findings import (RISK_LEVELS, FindingsPage, RiskCount, findings_filter, findings_page,
+                                                quote_marks, risk_counts)
+from webapp.reports.presenters.first_pass import SCORE_CHOICES, FirstPassPage, first_pass_page
 from webapp.reports.models import Finding, ReviewState
 from webapp.reports.page_cache import CSRF_PLACEHOLDER, cached_part, part_key, query_value, with_reader_token
 from webapp.reports.selectors import analysis_findings, report_document_text
@@ -73,6 +74,12 @@ class ReportParts:
             risk=self.query.get("risk", ""), verified_only=self.query.get("verified") == "1",
             page=self.findings_page_asked)
 
+    @cached_property
+    def risk_counts(self) -> tuple[RiskCount, ...]:
+        """Present findings of the shown analysis per risk level, whatever the filters: the summary's links apply
+        the `risk` filter alone."""
+        return risk_counts(findings=analysis_findings(analysis=self.shown)) if self.shown_ready else ()
+
     @property
     def filter_query(self) -> str:
         return urlencode(self.kept_filters)
@@ -120,10 +127,10 @@ class ReportParts:
         if not self.shown_ready:
             return ""
         return render_to_string("reports/_analysis_findings.html", {
-            "shown": self.shown, "findings": self.findings, "can_export": self.can_export,
-            "can_analyse": self.can_analyse, "export_formats": EXPORT_LABELS, "filter_query": self.filter_query,
-            "pane_query": self.pane_query, "review_states": ReviewState.values, "risk_levels": RISK_LEVELS,
-            "csrf_token": CSRF_PLACEHOLDER})
+            "shown": self.shown, "findings": self.findings, "risk_counts": self.risk_counts,
+            "can_export": self.can_export, "can_analyse": self.can_analyse, "export_formats": EXPORT_LABELS,
+            "filter_query": self.filter_query, "pane_query": self.pane_query, "review_states": ReviewState.values,
+            "risk_levels": RISK_LEVELS, "csrf_token": CSRF_PLACEHOLDER})
 
     def _draw_first_pass(self) -> str:
         return render_to_string("reports/_first_pass.html", {"first_pass": self.first_pass,

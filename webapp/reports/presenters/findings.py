@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Value, When
 
-from webapp.reports.document_pane import PAGES_PER_WINDOW
-from webapp.reports.first_pass import Passage, passage
+from webapp.reports.presenters.document_pane import PAGES_PER_WINDOW
+from webapp.reports.presenters.first_pass import Passage, passage
 from webapp.reports.models import Analysis, Anchor
 
 RISK_LEVELS = ("high", "medium", "low", "none")
@@ -141,6 +141,20 @@ def findings_filter(*, findings, category: str = "", risk: str = "", verified_on
                 default=Value(len(RISK_LEVELS)), output_field=IntegerField())
     return FindingsFilter(kept=kept.order_by("-present", rank, "position"), anchors=anchors, categories=categories,
                           category=category, risk=risk, verified_only=verified_only)
+
+
+@dataclass(frozen=True)
+class RiskCount:
+    level: str  # one of RISK_LEVELS: also the value of the page's `risk` filter
+    count: int  # present findings at this level
+
+
+def risk_counts(*, findings) -> tuple[RiskCount, ...]:
+    """The present findings of `findings` (an analysis's, unfiltered) per risk level, riskiest first: the summary
+    that opens the report page. One aggregate query, whatever the number of findings."""
+    counted = findings.filter(present=True).aggregate(
+        **{f"risk_{level}": Count("pk", filter=Q(risk=level)) for level in RISK_LEVELS})
+    return tuple(RiskCount(level, counted[f"risk_{level}"]) for level in RISK_LEVELS)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analysis.first_pass.record import FirstPassRecord, FirstPassRecordError
+
 CONTEXT_CHARS = 120
 SCORE_CHOICES = (0.2, 0.5, 0.8)
 DEFAULT_MIN_SCORE = 0.5
@@ -83,38 +85,39 @@ def passage(text: str, start: int, end: int, pages) -> Passage:
 
 def first_pass_page(*, stored: dict, text: str, category: str = "", min_score: str | float = DEFAULT_MIN_SCORE,
                     kind: str = "") -> FirstPassPage:
+    """`stored`: the report's first pass as saved (FirstPassRecord JSON); read here into its typed form."""
     try:
         threshold = float(min_score)
     except (TypeError, ValueError):
         threshold = DEFAULT_MIN_SCORE
     if threshold not in SCORE_CHOICES:
         threshold = DEFAULT_MIN_SCORE
-    if not stored or stored.get("error"):
-        return FirstPassPage(available=False, min_score=threshold, error=(stored or {}).get("error", ""))
-    clauses = stored.get("clauses", [])
-    categories = tuple(sorted({c["category"] for c in clauses if c["score"] >= min(SCORE_CHOICES)}))
+    try:
+        record = FirstPassRecord.from_json(stored)
+    except FirstPassRecordError as error:
+        return FirstPassPage(available=False, min_score=threshold, error=error.message)
+    if not record.available:
+        return FirstPassPage(available=False, min_score=threshold, error=record.error or "")
+    categories = tuple(sorted(record.categories_at(min(SCORE_CHOICES))))
     category = category if category in categories else ""
     groups: dict[str, list[ClauseRow]] = {}
-    for row in sorted(clauses, key=lambda r: -r["score"]):
-        if row["score"] < threshold or (category and row["category"] != category):
+    for row in sorted(record.clauses, key=lambda r: -r.score):
+        if row.score < threshold or (category and row.category != category):
             continue
-        shown = groups.setdefault(row["category"], [])
+        shown = groups.setdefault(row.category, [])
         # The finder scores a passage at several sizes (clause, sentence, paragraph); a reader needs the best of
         # each place once, not the same words three times.
-        if any(_overlap(row["start"], row["end"], r.passage.start, r.passage.end) > OVERLAP_SHOWN_ONCE for r in shown):
+        if any(_overlap(row.start, row.end, r.passage.start, r.passage.end) > OVERLAP_SHOWN_ONCE for r in shown):
             continue
-        shown.append(ClauseRow(row["category"], row["score"], passage(text, row["start"], row["end"], row.get("pages"))))
+        shown.append(ClauseRow(row.category, row.score, passage(text, row.start, row.end, row.pages)))
     ordered = tuple((name, tuple(sorted(rows, key=lambda r: -r.score)))
                     for name, rows in sorted(groups.items(), key=lambda kv: -max(r.score for r in kv[1])))
-    kinds = tuple((k, label) for k, label in _KIND_LABELS.items() if any(t["kind"] == k for t in stored.get("key_terms", [])))
+    kinds = tuple((k, label) for k, label in _KIND_LABELS.items() if any(t.kind == k for t in record.key_terms))
     kind = kind if kind in dict(kinds) else ""
-    terms = tuple(TermRow(t["kind"], _KIND_LABELS.get(t["kind"], t["kind"]), t["value"],
-                          passage(text, t["start"], t["end"], t.get("pages")))
-                  for t in stored.get("key_terms", []) if not kind or t["kind"] == kind)
-    parties = stored.get("parties") or {}
+    terms = tuple(TermRow(t.kind, _KIND_LABELS.get(t.kind, t.kind), t.value, passage(text, t.start, t.end, t.pages))
+                  for t in record.key_terms if not kind or t.kind == kind)
     return FirstPassPage(
         available=True, clause_groups=ordered, categories=categories, category=category,
         min_score=threshold, terms=terms, term_kinds=kinds, kind=kind,
-        parties=tuple((p["name"], p.get("short_name")) for p in parties.get("parties", [])),
-        sections=len(stored.get("sections", [])), defined_terms=len(stored.get("defined_terms", [])),
-        signatures=len(stored.get("signatures", [])))
+        parties=tuple((p.name, p.short_name) for p in (record.parties.parties if record.parties else ())),
+        sections=len(record.sections), defined_terms=len(record.defined_terms), signatures=len(record.signatures))

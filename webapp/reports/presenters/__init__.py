@@ -1,0 +1,1 @@
+"""What the report page draws, built from rows: read-only, no HTTP, everything rendered escaped by the templates."""
