@@ -55,47 +55,30 @@ class FollowUpTask(PipelineTask):
     give_up = staticmethod(lambda followup_id: followups.followup_fail_internal(followup_id=followup_id))
 
 
-@shared_task(
-    base=DocumentTask,
-    name=queue.INGEST,
-    max_retries=settings.QUIRE_TASK_MAX_RETRIES,
-    soft_time_limit=settings.QUIRE_INGEST_SOFT_TIME_LIMIT,
-    time_limit=settings.QUIRE_INGEST_TIME_LIMIT,
-)
+# Celery kills a task at its hard limit; the soft one comes first, so the step can say what ran out of time.
+_INGEST_LIMITS = {"max_retries": settings.QUIRE_TASK_MAX_RETRIES,
+                  "soft_time_limit": settings.QUIRE_INGEST_SOFT_TIME_LIMIT, "time_limit": settings.QUIRE_INGEST_TIME_LIMIT}
+# A follow-up on a document whose cached prefix is gone reads the whole document again: the same bounds as a review.
+_ENGINE_LIMITS = {"max_retries": settings.QUIRE_TASK_MAX_RETRIES,
+                  "soft_time_limit": settings.QUIRE_ANALYSE_SOFT_TIME_LIMIT, "time_limit": settings.QUIRE_ANALYSE_TIME_LIMIT}
+
+
+@shared_task(base=DocumentTask, name=queue.INGEST, **_INGEST_LIMITS)
 def document_ingest_task(document_id: str, sealed_password: str | None = None) -> None:
     ingest.document_ingest(document_id=document_id, sealed_password=sealed_password)
 
 
-@shared_task(
-    base=DocumentTask,
-    name=queue.READ,
-    max_retries=settings.QUIRE_TASK_MAX_RETRIES,
-    soft_time_limit=settings.QUIRE_ANALYSE_SOFT_TIME_LIMIT,
-    time_limit=settings.QUIRE_ANALYSE_TIME_LIMIT,
-)
+@shared_task(base=DocumentTask, name=queue.READ, **_ENGINE_LIMITS)
 def report_generate_task(document_id: str) -> None:
     reading.report_generate(document_id=document_id)
 
 
-@shared_task(
-    base=AnalysisTask,
-    name=queue.ANALYSE,
-    max_retries=settings.QUIRE_TASK_MAX_RETRIES,
-    soft_time_limit=settings.QUIRE_ANALYSE_SOFT_TIME_LIMIT,
-    time_limit=settings.QUIRE_ANALYSE_TIME_LIMIT,
-)
+@shared_task(base=AnalysisTask, name=queue.ANALYSE, **_ENGINE_LIMITS)
 def analysis_run_task(analysis_id: str) -> None:
     analyses.analysis_run(analysis_id=analysis_id)
 
 
-@shared_task(
-    base=FollowUpTask,
-    name=queue.ANSWER,
-    max_retries=settings.QUIRE_TASK_MAX_RETRIES,
-    # A follow-up on a document whose cached prefix is gone reads the whole document again: the same bounds.
-    soft_time_limit=settings.QUIRE_ANALYSE_SOFT_TIME_LIMIT,
-    time_limit=settings.QUIRE_ANALYSE_TIME_LIMIT,
-)
+@shared_task(base=FollowUpTask, name=queue.ANSWER, **_ENGINE_LIMITS)
 def followup_answer_task(followup_id: str) -> None:
     followups.followup_answer(followup_id=followup_id)
 
