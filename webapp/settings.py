@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "webapp.documents",
     "webapp.reports",
     "webapp.pipeline",
+    "webapp.tables",
     "webapp.audit",
     "webapp.api",
     "rest_framework",

@@ -26,11 +26,13 @@ class World:
     foreign_membership: object
     foreign_analysis: object = None
     foreign_finding: object = None
+    foreign_batch: object = None
 
 
 @pytest.fixture
 def world(db) -> World:
     from webapp.reports.models import Analysis, Anchor, Finding, FollowUp, Report
+    from webapp.tables.models import BatchRun
 
     owner = factories.make_user("olivia")
     workspace = factories.make_workspace(owner, name="Acme contracts")
@@ -59,8 +61,11 @@ def world(db) -> World:
     Anchor.objects.create(finding=foreign_finding, position=0, quote=FOREIGN_SECRET, verified=True, start=0,
                           end=len(FOREIGN_SECRET), pages=[1])
     FollowUp.objects.create(document=foreign_document, question=FOREIGN_SECRET, answer=FOREIGN_SECRET, status="answered")
+    foreign_batch = BatchRun.objects.create(workspace=foreign_workspace, playbook_name="contract",
+                                            playbook_title=FOREIGN_NAME, skipped={FOREIGN_SECRET: 1})
+    foreign_batch.analyses.add(foreign_analysis)
     return World(workspace, owner, editor, viewer, document, foreign_workspace, foreign_owner, foreign_document,
-                 foreign_membership, foreign_analysis, foreign_finding)
+                 foreign_membership, foreign_analysis, foreign_finding, foreign_batch)
 
 
 @pytest.fixture

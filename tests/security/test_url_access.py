@@ -55,6 +55,8 @@ def fill(name: str, route: str, world) -> str:
         kwargs["analysis_id"] = world.foreign_analysis.id
     if "<int:finding_id>" in route:
         kwargs["finding_id"] = world.foreign_finding.id
+    if "<uuid:batch_id>" in route:
+        kwargs["batch_id"] = world.foreign_batch.id
     if "<slug:name>" in route:
         kwargs["name"] = "contract"
     if "<int:number>" in route:
@@ -74,7 +76,7 @@ def test_every_route_is_classified():
         elif name in UNSCOPED or name.startswith(ADMIN_NAMESPACE + ":"):
             continue
         elif not any(p in route for p in ("<uuid:workspace_id>", "<uuid:document_id>", "<uuid:analysis_id>",
-                                          "<int:finding_id>")):
+                                          "<int:finding_id>", "<uuid:batch_id>")):
             unknown.append(name)
     assert not unknown, f"routes with no workspace scope and no classification: {unknown}"
 

@@ -17,7 +17,7 @@ from webapp.engines import engine_from_settings, model_label
 from webapp.pipeline import states
 from webapp.pipeline.analyses import analysis_start_automatic
 from webapp.pipeline.failures import KNOWN_ERRORS, failure_of
-from webapp.reports.models import Report
+from webapp.reports.services import report_store
 
 
 def report_generate(*, document_id) -> None:
@@ -47,16 +47,9 @@ def report_generate(*, document_id) -> None:
         locked = Document.objects.select_for_update().filter(pk=document_id, status=DocumentStatus.ANALYSING).first()
         if locked is None:
             return
-        Report.objects.update_or_create(
-            document_id=document_id,
-            defaults={
-                "kind": result.kind,
-                "title": result.title,
-                "facts": [{"label": f.label, "value": f.value} for f in result.facts],
-                "engine": model_label(engine.model_id)[:80] if engine else "",
-                "first_pass": result.first_pass.to_json(),
-            },
-        )
+        report_store(document=document, kind=result.kind, title=result.title,
+                     facts=[{"label": f.label, "value": f.value} for f in result.facts],
+                     engine=model_label(engine.model_id)[:80] if engine else "", first_pass=result.first_pass)
         if engine is None and not engine_refused:
             states.document_move(document_id, to=DocumentStatus.READY, stage="Ready")
             return

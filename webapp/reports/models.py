@@ -204,3 +204,22 @@ class WorkspacePlaybook(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="one_playbook_name_per_workspace")]
+
+
+class FirstPassCell(models.Model):
+    """One cell of the workspace table for a document no model has reviewed (analysis.first_pass.cells): the best
+    passage of a clause category, the first key term of a kind, or the parties. Rewritten whenever the report's
+    first pass is, from the same record, so the table filters and sorts in the database instead of opening every
+    report's JSON."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="cells")
+    column = models.CharField(max_length=120)  # "parties", "clause:<category>", "term:<kind>"
+    value = models.TextField()
+    score = models.FloatField(null=True, blank=True)  # clauses only: the finder's calibrated probability
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    page = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "column"], name="one_first_pass_cell_per_column")]
+        indexes = [models.Index(fields=["column", "score"], name="first_pass_cell_column_score")]

@@ -1,0 +1,205 @@
+"""The workspace table: documents down the side, a playbook's items across; first-pass cells where no model has read
+a document, the model's findings where one has; filters and sorts on cell values; keyset pages; exports reopened by
+openpyxl; batch runs; and the access rules of every other page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import openpyxl
+import pytest
+from django.urls import reverse
+
+from tests import factories
+from webapp.documents.models import Document
+from webapp.pipeline import ingest, reading
+from webapp.reports.models import Analysis, AnalysisStatus, Anchor, Finding
+from webapp.tables import batches
+from webapp.tables.columns import table_columns
+from webapp.tables.models import BatchRun
+from webapp.tables.query import CellFilter, TableQuery, parse_table_query
+from webapp.tables.selectors import table_page
+from analysis.playbooks import load
+
+CONTRACTS = (
+    "ABILITYINC_06_15_2020-EX-4.25-SERVICES AGREEMENT",
+    "ADIANUTRITION,INC_04_01_2005-EX-10.D2-RESELLER AGREEMENT",
+    "AFSALABANCORPINC_08_01_1996-EX-1.1-AGENCY AGREEMENT",
+)
+COLUMNS = table_columns(load("contract"))
+
+
+@pytest.fixture
+def contracts(workspace, corpus) -> list[Document]:
+    """Three real CUAD contracts (CUAD's text), ingested and read with no model: first-pass cells only."""
+    made = []
+    for name in CONTRACTS:
+        document = factories.make_document_from_file(workspace, corpus / "contracts_cuad" / f"{name}.txt", "text")
+        ingest.document_ingest(document_id=document.id)
+        reading.report_generate(document_id=document.id)
+        made.append(Document.objects.get(pk=document.pk))
+    return made
+
+
+def _analysed(document: Document, answers: dict[str, tuple[str, str, bool]]) -> Analysis:
+    """A ready contract review of `document` answering the items in `answers` (item -> (answer, risk, present)),
+    each with one verified quote at the start of the document."""
+    analysis = Analysis.objects.create(document=document, playbook={"name": "contract"}, playbook_name="contract",
+                                       playbook_title="Contract review", playbook_version=1, engine="openai",
+                                       model_id="table-test", status=AnalysisStatus.READY, progress=100, windows=1)
+    for n, (item, (answer, risk, present)) in enumerate(answers.items()):
+        finding = Finding.objects.create(analysis=analysis, position=n, item=item, category=item.title(),
+                                         present=present, answer=answer, risk=risk)
+        Anchor.objects.create(finding=finding, position=0, quote=document.text[:40], verified=True, start=0, end=40,
+                              pages=[1], exact=True, score=1.0)
+    return analysis
+
+
+def _page(owner, workspace, **query):
+    return table_page(user=owner, workspace=workspace, columns=COLUMNS, query=TableQuery(**query))
+
+
+def _cell(row, key: str):
+    return row.cells[[c.key for c in COLUMNS].index(key)]
+
+
+def test_first_pass_cells_fill_the_table_where_no_model_has_read(owner, workspace, contracts):
+    page = _page(owner, workspace)
+    assert page.total == 3 and len(page.rows) == 3
+    law = {row.document.original_name: _cell(row, "governing_law") for row in page.rows}
+    ability = law[f"{CONTRACTS[0]}.txt"]
+    assert ability.source == "first_pass" and ability.score >= 0.5 and "laws of" in ability.text.lower()
+    assert re.search(r"/report/\?pages=\d+#page-\d+$", ability.url)
+    # The cell is a span of the document: its text is where the report will show it.
+    parties = _cell(next(r for r in page.rows if r.document.original_name.startswith("ABILITY")), "parties")
+    assert "Ability" in parties.text or "ABILITY" in parties.text.upper()
+
+
+def test_a_cell_filter_keeps_the_documents_whose_cell_says_so(owner, workspace, contracts):
+    israel = _page(owner, workspace, filters=(CellFilter("governing_law", "contains", "Israel"),))
+    assert [r.document.original_name for r in israel.rows] == [f"{CONTRACTS[0]}.txt"]
+    present = _page(owner, workspace, filters=(CellFilter("governing_law", "present"),))
+    absent = _page(owner, workspace, filters=(CellFilter("governing_law", "absent"),))
+    assert present.total + absent.total == 3 and present.total >= 1
+
+
+def test_findings_replace_the_first_pass_once_a_model_has_reviewed_and_filter_by_risk(owner, workspace, contracts):
+    reviewed = contracts[1]
+    _analysed(reviewed, {"governing_law": ("Laws of the State of Nevada", "low", True),
+                         "change_of_control": ("Termination on a change of control", "high", True)})
+    page = _page(owner, workspace)
+    row = next(r for r in page.rows if r.document.pk == reviewed.pk)
+    cell = _cell(row, "governing_law")
+    assert (cell.source, cell.text, cell.risk, cell.verified) == ("finding", "Laws of the State of Nevada", "low", 1)
+    assert cell.url.endswith(f"?analysis={row.analysis_id}#finding-{cell.finding_id}")
+    high = _page(owner, workspace, filters=(CellFilter("change_of_control", "risk", "high"),))
+    assert [r.document.pk for r in high.rows] == [reviewed.pk]
+    unreviewed = _page(owner, workspace, review="unreviewed")
+    assert [r.document.pk for r in unreviewed.rows] == [reviewed.pk]
+    Finding.objects.filter(analysis__document=reviewed).update(review_state="reviewed")
+    assert _page(owner, workspace, review="unreviewed").total == 0
+
+
+def test_sort_by_a_cell_and_keyset_pages_visit_every_row_once(owner, workspace, contracts):
+    by_name = _page(owner, workspace, sort="name")
+    assert [r.document.original_name for r in by_name.rows] == sorted(f"{n}.txt" for n in CONTRACTS)
+    by_law = _page(owner, workspace, sort="governing_law")
+    values = [(_cell(r, "governing_law").text if _cell(r, "governing_law") else "") for r in by_law.rows]
+    assert values == sorted(values)
+    seen, after = [], ""
+    while True:
+        page = _page(owner, workspace, sort="name", descending=True, per_page=2, after=after)
+        seen += [r.document.original_name for r in page.rows]
+        if not page.next_cursor:
+            break
+        after = page.next_cursor
+    assert seen == sorted((f"{n}.txt" for n in CONTRACTS), reverse=True)
+
+
+def test_the_query_string_is_checked_before_it_reaches_the_database():
+    query = parse_table_query({"f0_col": "governing_law", "f0_op": "contains", "f0_val": "Delaware",
+                               "f1_col": "no_such_column", "f1_op": "present", "f2_col": "parties", "f2_op": "drop",
+                               "f3_col": "audit_rights", "f3_op": "risk", "f3_val": "catastrophic",
+                               "sort": "1; DROP TABLE", "playbook": "secret", "after": "not-a-cursor"},
+                              columns=COLUMNS, playbooks={"contract", "report"})
+    assert query.filters == (CellFilter("governing_law", "contains", "Delaware"),)
+    assert (query.sort, query.playbook) == ("", "contract")
+
+
+def test_the_page_renders_filters_and_links_each_cell_to_its_passage(client, owner, workspace, contracts):
+    client.force_login(owner)
+    url = reverse("tables:table", args=[workspace.id])
+    response = client.get(url, {"f0_col": "governing_law", "f0_op": "contains", "f0_val": "Israel"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.count('<tr data-doc-id=') == 1 and CONTRACTS[0] in body
+    assert f'href="/d/{contracts[0].id}/report/?pages=' in body
+
+
+def test_xlsx_and_csv_exports_reopen_with_every_row_cell_and_quote_link(client, owner, workspace, contracts):
+    analysis = _analysed(contracts[0], {"governing_law": ("=HYPERLINK(\"http://evil\")", "medium", True)})
+    client.force_login(owner)
+    response = client.get(reverse("tables:export", args=[workspace.id, "xlsx"]), {"sort": "name"})
+    assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    table, quotes = book["Table"], book["Quotes"]
+    assert table.freeze_panes == "B2" and table.auto_filter.ref.startswith("A1:")
+    header = [c.value for c in table[1]]
+    assert header[:4] == ["Document", "State", "Source", "Report"] and header[4:] == [c.title for c in COLUMNS]
+    assert table.max_row == 4  # the header and three documents
+    law = header.index("Governing Law")
+    first = [c.value for c in table[2]]
+    assert first[0] == f"{CONTRACTS[0]}.txt" and first[law].startswith("'=HYPERLINK")  # never a formula
+    assert quotes.max_row == 2
+    link = quotes.cell(row=2, column=5)
+    assert link.hyperlink.target.endswith(f"/d/{contracts[0].id}/report/?analysis={analysis.id}#finding-"
+                                          f"{analysis.findings.get().id}")
+    rows = list(csv.reader(io.StringIO(client.get(reverse("tables:export", args=[workspace.id, "csv"])).content.decode("utf-8-sig"))))
+    assert len(rows) == 4 and rows[0] == header
+
+
+def test_a_batch_run_queues_one_analysis_per_ready_document_and_is_followed_cancelled_and_rerun(
+        owner, workspace, contracts, settings, django_capture_on_commit_callbacks, monkeypatch):
+    settings.QUIRE_ENGINE, settings.QUIRE_ENGINE_MODEL = "openai", "served/model"
+    sent = []
+    monkeypatch.setattr("webapp.pipeline.queue.analysis_enqueue", lambda *, analysis_id: sent.append(str(analysis_id)))
+    Document.objects.filter(pk=contracts[2].pk).update(status="failed")  # not ready: skipped, with the reason
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = batches.batch_start(workspace=workspace, user=owner, playbook_name="contract",
+                                    documents=Document.objects.filter(workspace=workspace))
+    assert batch.analyses.count() == 2 and len(sent) == 2
+    assert list(batch.skipped.values()) == [1] and "ready" in next(iter(batch.skipped))
+    progress = batches.batch_progress(batch)
+    assert (progress.total, progress.queued, progress.percent, progress.finished) == (2, 2, 0, False)
+    first, second = batch.analyses.order_by("created_at")
+    Analysis.objects.filter(pk=first.pk).update(status=AnalysisStatus.FAILED, error_message="The server went away.")
+    Analysis.objects.filter(pk=second.pk).update(status=AnalysisStatus.RUNNING, progress=50)
+    assert batches.batch_progress(batch).percent == 75  # one finished (100) and one half way, of two
+    page = _page(owner, workspace, playbook="contract")
+    runs = {r.document.pk: r.run for r in page.rows}
+    assert runs[first.document_id].status == "failed" and runs[first.document_id].error == "The server went away."
+    assert batches.batch_cancel(batch=batch, user=owner) == 1
+    assert Analysis.objects.get(pk=second.pk).cancel_requested
+    with django_capture_on_commit_callbacks(execute=True):
+        assert batches.batch_rerun_failed(batch=batch, user=owner) == 1
+    assert batch.analyses.count() == 3 and len(sent) == 3
+
+
+def test_viewers_read_the_table_but_cannot_run_batches_and_outsiders_see_nothing(client, workspace, contracts, settings):
+    settings.QUIRE_ENGINE, settings.QUIRE_ENGINE_MODEL = "openai", "served/model"
+    viewer, outsider = factories.make_user("vera"), factories.make_user("otto")
+    factories.add_member(workspace, viewer, "viewer")
+    batch = BatchRun.objects.create(workspace=workspace, playbook_name="contract", playbook_title="Contract review")
+    client.force_login(viewer)
+    assert client.get(reverse("tables:table", args=[workspace.id])).status_code == 200
+    assert client.post(reverse("tables:batch_start", args=[workspace.id]), {"scope": "all"}).status_code == 403
+    assert client.post(reverse("tables:batch_cancel", args=[batch.id])).status_code == 403
+    assert not Analysis.objects.exists()
+    client.force_login(outsider)
+    for url in (reverse("tables:table", args=[workspace.id]), reverse("tables:export", args=[workspace.id, "xlsx"]),
+                reverse("tables:batch_status", args=[batch.id])):
+        assert client.get(url).status_code == 404, url
+    assert client.post(reverse("tables:batch_start", args=[workspace.id]), {"scope": "all"}).status_code == 404
+    assert client.post(reverse("tables:batch_rerun", args=[batch.id])).status_code == 404

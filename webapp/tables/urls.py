@@ -1,0 +1,14 @@
+from django.urls import path
+
+from webapp.tables import views
+
+app_name = "tables"
+
+urlpatterns = [
+    path("w/<uuid:workspace_id>/table/", views.table_view, name="table"),
+    path("w/<uuid:workspace_id>/table/export.<str:fmt>", views.table_export_view, name="export"),
+    path("w/<uuid:workspace_id>/table/runs/", views.batch_start_view, name="batch_start"),
+    path("b/<uuid:batch_id>/cancel/", views.batch_cancel_view, name="batch_cancel"),
+    path("b/<uuid:batch_id>/rerun/", views.batch_rerun_view, name="batch_rerun"),
+    path("b/<uuid:batch_id>/status.json", views.batch_status_view, name="batch_status"),
+]

@@ -1,0 +1,127 @@
+"""The workspace table page, its exports, and the batch-run actions taken from it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from webapp.documents.models import DocumentStatus
+from webapp.documents.selectors import document_list
+from webapp.errors import AppError, NotFoundError
+from webapp.reports.playbooks import playbook_choices, playbook_for_workspace
+from webapp.tables import batches
+from webapp.tables.columns import table_columns
+from webapp.tables.exports import table_export
+from webapp.tables.query import OPS, REVIEW_FILTERS, RISKS, parse_table_query
+from webapp.tables.selectors import batch_get, batches_for_workspace, table_page
+from webapp.workspaces import permissions
+from webapp.workspaces.permissions import Action
+from webapp.workspaces.selectors import workspace_get
+
+
+def _table(request: HttpRequest, workspace):
+    choices = playbook_choices(workspace=workspace)
+    wanted = request.GET.get("playbook") or request.POST.get("playbook") or "contract"
+    name = wanted if wanted in {c.name for c in choices} else "contract"
+    columns = table_columns(playbook_for_workspace(workspace=workspace, name=name))
+    query = parse_table_query(request.GET, columns=columns, playbooks={c.name for c in choices})
+    return choices, columns, query
+
+
+@login_required
+@require_GET
+def table_view(request: HttpRequest, workspace_id) -> HttpResponse:
+    workspace = workspace_get(user=request.user, workspace_id=workspace_id)
+    choices, columns, query = _table(request, workspace)
+    page = table_page(user=request.user, workspace=workspace, columns=columns, query=query)
+    role = permissions.role_of(user=request.user, workspace=workspace)
+    filters = list(query.filters) + [None] * max(0, 3 - len(query.filters))  # room for up to three in the form
+    return render(request, "tables/table.html", {
+        "workspace": workspace, "columns": columns, "query": query, "page": page, "playbooks": choices,
+        "filters": filters, "ops": OPS, "risks": RISKS, "reviews": REVIEW_FILTERS, "statuses": DocumentStatus.choices,
+        "next_url": f"?{urlencode(query.as_params(after=page.next_cursor))}" if page.next_cursor else "",
+        "first_url": f"?{urlencode(query.as_params(after=''))}" if query.after else "",
+        "headers": _headers(columns, query),
+        "export_query": urlencode(query.as_params(after="")),
+        "can_analyse": permissions.role_allows(role, Action.ANALYSE),
+        "can_export": permissions.role_allows(role, Action.EXPORT),
+        "batches": [(b, batches.batch_progress(b)) for b in batches_for_workspace(workspace=workspace)],
+    })
+
+
+def _headers(columns, query) -> list[dict]:
+    """The sortable column heads: a click sorts by that column, a second click reverses."""
+    heads = [("name", "Document")] + [(c.key, c.title) for c in columns]
+    return [{"key": key, "title": title, "sorted": query.sort == key, "desc": query.sort == key and query.descending,
+             "url": "?" + urlencode(query.as_params(sort=key, after="",
+                                                    dir="desc" if query.sort == key and not query.descending else ""))}
+            for key, title in heads]
+
+
+@login_required
+@require_GET
+def table_export_view(request: HttpRequest, workspace_id, fmt: str) -> HttpResponse:
+    workspace = workspace_get(user=request.user, workspace_id=workspace_id)
+    _, columns, query = _table(request, workspace)
+    try:
+        exported = table_export(user=request.user, workspace=workspace, columns=columns, query=query, fmt=fmt,
+                                base_url=request.build_absolute_uri("/").rstrip("/"))
+    except NotFoundError as error:
+        raise Http404(error.message) from None
+    response = HttpResponse(exported.content, content_type=exported.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def batch_start_view(request: HttpRequest, workspace_id) -> HttpResponse:
+    workspace = workspace_get(user=request.user, workspace_id=workspace_id)
+    documents = document_list(user=request.user, workspace=workspace)
+    if request.POST.get("scope") != "all":
+        documents = documents.filter(pk__in=request.POST.getlist("document")[:batches.MAX_DOCUMENTS])
+    try:
+        batch = batches.batch_start(workspace=workspace, user=request.user, documents=documents.order_by("-created_at"),
+                                    playbook_name=request.POST.get("playbook", "contract"))
+    except AppError as error:
+        messages.error(request, error.message)
+        return redirect(reverse("tables:table", args=[workspace.id]))
+    queued = batch.analyses.count()
+    skipped = sum(batch.skipped.values())
+    messages.success(request, f"“{batch.playbook_title}” queued for {queued} document{'s' if queued != 1 else ''}"
+                              + (f"; {skipped} skipped" if skipped else "") + ".")
+    return redirect(f"{reverse('tables:table', args=[workspace.id])}?playbook={batch.playbook_name}")
+
+
+@login_required
+@require_POST
+def batch_cancel_view(request: HttpRequest, batch_id) -> HttpResponse:
+    batch = batch_get(user=request.user, batch_id=batch_id)
+    stopped = batches.batch_cancel(batch=batch, user=request.user)
+    messages.success(request, f"Asked {stopped} analyses to stop.")
+    return redirect(f"{reverse('tables:table', args=[batch.workspace_id])}?playbook={batch.playbook_name}")
+
+
+@login_required
+@require_POST
+def batch_rerun_view(request: HttpRequest, batch_id) -> HttpResponse:
+    batch = batch_get(user=request.user, batch_id=batch_id)
+    queued = batches.batch_rerun_failed(batch=batch, user=request.user)
+    messages.success(request, f"Queued {queued} failed analyses again.")
+    return redirect(f"{reverse('tables:table', args=[batch.workspace_id])}?playbook={batch.playbook_name}")
+
+
+@login_required
+@require_GET
+def batch_status_view(request: HttpRequest, batch_id) -> JsonResponse:
+    response = JsonResponse(batches.batch_status_payload(batch_get(user=request.user, batch_id=batch_id)))
+    response["Cache-Control"] = "no-store"
+    return response
