@@ -203,3 +203,38 @@ def test_viewers_read_the_table_but_cannot_run_batches_and_outsiders_see_nothing
         assert client.get(url).status_code == 404, url
     assert client.post(reverse("tables:batch_start", args=[workspace.id]), {"scope": "all"}).status_code == 404
     assert client.post(reverse("tables:batch_rerun", args=[batch.id])).status_code == 404
+
+
+def test_a_cell_is_reviewed_assigned_and_commented_from_the_table_and_filters_follow(client, owner, workspace, contracts):
+    editor, viewer = factories.make_user("edna"), factories.make_user("vic")
+    factories.add_member(workspace, editor, "editor")
+    factories.add_member(workspace, viewer, "viewer")
+    analysis = _analysed(contracts[0], {"governing_law": ("Israel", "low", True)})
+    finding = analysis.findings.get()
+    table = reverse("tables:table", args=[workspace.id])
+    client.force_login(editor)
+    response = client.post(reverse("tables:cell_review", args=[finding.id]),
+                           {"state": "disputed", "assignee": str(editor.pk), "comment": "Check clause 7.2 <b>again</b>",
+                            "next": f"{table}?review=unreviewed"})
+    assert response.status_code == 302 and response["Location"] == f"{table}?review=unreviewed"
+    finding.refresh_from_db()
+    assert (finding.review_state, finding.assigned_to, finding.comments.get().text) == (
+        "disputed", editor, "Check clause 7.2 <b>again</b>")
+    assert [r.document.pk for r in _page(editor, workspace, review="assigned_to_me").rows] == [contracts[0].pk]
+    assert _page(owner, workspace, review="assigned_to_me").total == 0
+    assert _page(owner, workspace, review="disputed").total == 1
+    body = client.get(table).content.decode()
+    assert "→ edna" in body and "<b>again" not in body  # the comment is on the report; nothing renders as HTML here
+    # Somewhere else to go back to is refused; a non-member cannot be assigned.
+    response = client.post(reverse("tables:cell_review", args=[finding.id]), {"next": "https://evil.example/"})
+    assert response["Location"] == table
+    outsider = factories.make_user("olga")
+    client.post(reverse("tables:cell_review", args=[finding.id]), {"assignee": str(outsider.pk), "next": table})
+    finding.refresh_from_db()
+    assert finding.assigned_to == editor
+    client.force_login(viewer)
+    assert client.post(reverse("tables:cell_review", args=[finding.id]), {"state": "reviewed"}).status_code == 403
+    client.force_login(outsider)
+    assert client.post(reverse("tables:cell_review", args=[finding.id]), {"state": "reviewed"}).status_code == 404
+    finding.refresh_from_db()
+    assert finding.review_state == "disputed"

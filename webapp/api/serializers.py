@@ -3,12 +3,17 @@ serializers, so the rules live in one place for pages and API."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from webapp.audit.models import AuditEvent
-from webapp.documents.models import Document
-from webapp.reports.models import Analysis, Anchor, Finding, FollowUp, Report
+from webapp.documents.models import Document, DocumentStatus
+from webapp.reports.models import Analysis, AnalysisStatus, Anchor, Finding, FollowUp, Report
+from webapp.tables.batches import MAX_DOCUMENTS, batch_progress
+from webapp.tables.models import BatchRun
 from webapp.workspaces.models import Membership, Role, Workspace
 
 
@@ -183,3 +188,97 @@ class FollowUpSerializer(serializers.ModelSerializer):
 
 class FollowUpAskSerializer(serializers.Serializer):
     question = serializers.CharField(max_length=2000)
+
+
+class TableColumnSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The name filters and sorts use: the playbook item's key, or term:<kind>.")
+    title = serializers.CharField()
+
+
+class TableDocumentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=DocumentStatus.choices)
+
+
+class TableRunSerializer(serializers.Serializer):
+    analysis = serializers.UUIDField(help_text="The run, readable at /api/v1/analyses/<id>/.")
+    status = serializers.ChoiceField(choices=AnalysisStatus.choices)
+    progress = serializers.IntegerField()
+    stage = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True)
+
+
+class TableCellSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=["finding", "first_pass"])
+    text = serializers.CharField(allow_blank=True)
+    present = serializers.BooleanField()
+    risk = serializers.CharField(allow_blank=True, help_text="Findings only: high, medium, low or none.")
+    verified = serializers.IntegerField(help_text="Findings only: quotes found in the document.")
+    score = serializers.FloatField(allow_null=True, help_text="First-pass clauses only: the finder's score.")
+    review_state = serializers.CharField(allow_blank=True)
+    finding = serializers.IntegerField(allow_null=True, help_text="The finding's id (findings only).")
+    url = serializers.CharField(help_text="The report page at this finding, or at the page of this passage.")
+
+
+class TableRowSerializer(serializers.Serializer):
+    document = TableDocumentSerializer()
+    source = serializers.ChoiceField(choices=["model", "first_pass"],
+                                     help_text="model: the cells are a ready analysis's findings; first_pass: no model "
+                                               "has read the document with this playbook.")
+    analysis = serializers.UUIDField(allow_null=True, help_text="The ready analysis the cells come from.")
+    run = TableRunSerializer(allow_null=True, help_text="The playbook's latest run when it is not the one shown "
+                                                        "(queued, running, failed or cancelled).")
+    cells = serializers.DictField(child=TableCellSerializer(allow_null=True),
+                                  help_text="One per column key; null where the cell is empty.")
+
+
+class TablePageSerializer(serializers.Serializer):
+    columns = TableColumnSerializer(many=True)
+    rows = TableRowSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Pass as `after` (with the same filters) for the next page.")
+    total = serializers.IntegerField(help_text="Rows the filters keep, all pages.")
+
+
+class BatchProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    running = serializers.IntegerField()
+    ready = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    percent = serializers.IntegerField(help_text="Over all analyses of the batch, finished ones counting 100.")
+    finished = serializers.BooleanField(help_text="Nothing queued or running.")
+    label = serializers.CharField()
+
+
+class BatchRunSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    skipped = serializers.DictField(child=serializers.IntegerField(), read_only=True,
+                                    help_text="Documents not queued: reason -> how many.")
+
+    class Meta:
+        model = BatchRun
+        fields = ["id", "workspace", "playbook_name", "playbook_title", "requested_by", "created_at", "cancelled_at",
+                  "progress", "skipped"]
+
+    def get_requested_by(self, batch: BatchRun) -> str:
+        return batch.requested_by.email if batch.requested_by else ""
+
+    @extend_schema_field(BatchProgressSerializer)
+    def get_progress(self, batch: BatchRun) -> dict:
+        progress = batch_progress(batch)
+        return BatchProgressSerializer({**asdict(progress), "finished": progress.finished, "label": progress.label}).data
+
+
+class BatchStartSerializer(serializers.Serializer):
+    playbook = serializers.SlugField(max_length=64, help_text="contract, report, or one of the workspace's own playbooks")
+    documents = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=MAX_DOCUMENTS,
+                                      help_text="The documents to analyse (ids in this workspace).")
+    all = serializers.BooleanField(default=False, help_text="Every document of the workspace instead of `documents`.")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("all") == bool(attrs.get("documents")):
+            raise serializers.ValidationError({"documents": ["Give a non-empty `documents` list or `all`: true, not both."]})
+        return attrs

@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from webapp.api import views
+from webapp.api import tables, views
 
 app_name = "api"
 
@@ -18,6 +18,8 @@ urlpatterns = [
     path("workspaces/<uuid:workspace_id>/documents/", views.DocumentListView.as_view(), name="document-list"),
     path("workspaces/<uuid:workspace_id>/audit/", views.AuditListView.as_view(), name="audit-list"),
     path("workspaces/<uuid:workspace_id>/audit.csv", views.AuditCsvView.as_view(), name="audit-csv"),
+    path("workspaces/<uuid:workspace_id>/table/", tables.WorkspaceTableView.as_view(), name="workspace-table"),
+    path("workspaces/<uuid:workspace_id>/batch-runs/", tables.BatchRunListView.as_view(), name="batch-run-list"),
     path("documents/<uuid:document_id>/", views.DocumentDetailView.as_view(), name="document-detail"),
     path("documents/<uuid:document_id>/file/", views.DocumentFileView.as_view(), name="document-file"),
     path("documents/<uuid:document_id>/password/", views.DocumentPasswordView.as_view(), name="document-password"),
@@ -26,4 +28,7 @@ urlpatterns = [
     path("documents/<uuid:document_id>/followups/", views.FollowUpListView.as_view(), name="followup-list"),
     path("analyses/<uuid:analysis_id>/", views.AnalysisDetailView.as_view(), name="analysis-detail"),
     path("analyses/<uuid:analysis_id>/cancel/", views.AnalysisCancelView.as_view(), name="analysis-cancel"),
+    path("batch-runs/<uuid:batch_id>/", tables.BatchRunDetailView.as_view(), name="batch-run-detail"),
+    path("batch-runs/<uuid:batch_id>/cancel/", tables.BatchRunCancelView.as_view(), name="batch-run-cancel"),
+    path("batch-runs/<uuid:batch_id>/rerun/", tables.BatchRunRerunView.as_view(), name="batch-run-rerun"),
 ]

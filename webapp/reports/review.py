@@ -37,6 +37,16 @@ def finding_set_review_state(*, finding: Finding, user, state: str) -> None:
     _analysis_changed(finding)
 
 
+def finding_assign(*, finding: Finding, user, assignee) -> None:
+    """Ask a member of the finding's workspace to review it (None: nobody). Editors and owners assign."""
+    workspace = finding.analysis.document.workspace
+    permissions.require(user=user, workspace=workspace, action=Action.ANALYSE)
+    if assignee is not None and permissions.role_of(user=assignee, workspace=workspace) is None:
+        raise CommentRefusedError("Only a member of this workspace can be asked to review it.")
+    Finding.objects.filter(pk=finding.pk).update(assigned_to=assignee)
+    _analysis_changed(finding)
+
+
 def _analysis_changed(finding: Finding) -> None:
     """The report page keeps drawn findings under the analysis's updated_at (page_cache.py): a new one redraws."""
     Analysis.objects.filter(pk=finding.analysis_id).update(updated_at=timezone.now())

@@ -12,7 +12,7 @@ from webapp.tables.columns import Column
 
 OPS = ("contains", "present", "absent", "risk")
 RISKS = ("high", "medium", "low", "none")
-REVIEW_FILTERS = ("unreviewed", "disputed", "verified")
+REVIEW_FILTERS = ("unreviewed", "disputed", "verified", "assigned_to_me")
 MAX_VALUE_CHARS = 200
 MAX_FILTERS = 5
 PER_PAGE = 50

@@ -37,6 +37,7 @@ class Cell:
     score: float | None = None  # first-pass clauses
     review_state: str = ""
     finding_id: int | None = None
+    assigned_to: str = ""  # the username of the member asked to review it
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,17 @@ def _sorted(rows, columns: dict[str, Column], query: TableQuery):
     return rows.order_by(*order)
 
 
-def _review_filter(rows, query: TableQuery):
+def _review_filter(rows, query: TableQuery, user):
+    """Rows with a finding in the asked review state, or assigned to the reader."""
     if not query.review:
         return rows
-    state = {"unreviewed": "open", "disputed": "disputed", "verified": "reviewed"}[query.review]
-    return rows.alias(in_review=Exists(Finding.objects.filter(analysis_id=OuterRef("shown_analysis"), present=True,
-                                                               review_state=state))).filter(in_review=True)
+    findings = Finding.objects.filter(analysis_id=OuterRef("shown_analysis"))
+    if query.review == "assigned_to_me":
+        findings = findings.filter(assigned_to=user)
+    else:
+        state = {"unreviewed": "open", "disputed": "disputed", "verified": "reviewed"}[query.review]
+        findings = findings.filter(present=True, review_state=state)
+    return rows.alias(in_review=Exists(findings)).filter(in_review=True)
 
 
 def table_page(*, user, workspace, columns: tuple[Column, ...], query: TableQuery) -> TablePage:
@@ -148,7 +154,7 @@ def table_page(*, user, workspace, columns: tuple[Column, ...], query: TableQuer
     rows = _documents(user=user, workspace=workspace, query=query)
     for n, cell_filter in enumerate(query.filters):
         rows = _filter(rows, by_key, cell_filter, n)
-    rows = _review_filter(rows, query)
+    rows = _review_filter(rows, query, user)
     total = rows.count()
     page = list(_sorted(rows, by_key, query).select_related("uploaded_by")[: query.per_page + 1])
     more = len(page) > query.per_page
@@ -176,7 +182,8 @@ def _rows(documents: list[Document], columns: tuple[Column, ...], query: TableQu
     findings: dict[tuple, dict] = {}
     for f in (Finding.objects.filter(analysis_id__in=shown)
               .annotate(verified=Count("anchors", filter=Q(anchors__verified=True)))
-              .values("id", "analysis_id", "item", "present", "answer", "risk", "review_state", "verified")):
+              .values("id", "analysis_id", "item", "present", "answer", "risk", "review_state", "verified",
+                      "assigned_to__username")):
         findings[(f["analysis_id"], f["item"])] = f
     unread = [d.pk for d in documents if not d.shown_analysis]
     wanted = {c.first_pass for c in columns if c.first_pass}
@@ -196,7 +203,7 @@ def _rows(documents: list[Document], columns: tuple[Column, ...], query: TableQu
                 row_cells.append(None if f is None else Cell(
                     "finding", f["answer"], _report_url(document.pk, analysis_id=document.shown_analysis, finding_id=f["id"]),
                     f["present"], risk=f["risk"], verified=f["verified"], review_state=f["review_state"],
-                    finding_id=f["id"]))
+                    finding_id=f["id"], assigned_to=f["assigned_to__username"] or ""))
                 continue
             c = cells.get((document.pk, column.first_pass))
             row_cells.append(None if c is None else Cell(

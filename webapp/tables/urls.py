@@ -11,4 +11,5 @@ urlpatterns = [
     path("b/<uuid:batch_id>/cancel/", views.batch_cancel_view, name="batch_cancel"),
     path("b/<uuid:batch_id>/rerun/", views.batch_rerun_view, name="batch_rerun"),
     path("b/<uuid:batch_id>/status.json", views.batch_status_view, name="batch_status"),
+    path("t/cells/<int:finding_id>/review/", views.cell_review_view, name="cell_review"),
 ]

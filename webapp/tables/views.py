@@ -14,7 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 from webapp.documents.models import DocumentStatus
 from webapp.documents.selectors import document_list
 from webapp.errors import AppError, NotFoundError
+from webapp.reports import review
+from webapp.reports.models import ReviewState
 from webapp.reports.playbooks import playbook_choices, playbook_for_workspace
+from webapp.reports.selectors import finding_get
 from webapp.tables import batches
 from webapp.tables.columns import table_columns
 from webapp.tables.exports import table_export
@@ -22,7 +25,7 @@ from webapp.tables.query import OPS, REVIEW_FILTERS, RISKS, parse_table_query
 from webapp.tables.selectors import batch_get, batches_for_workspace, table_page
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
-from webapp.workspaces.selectors import workspace_get
+from webapp.workspaces.selectors import membership_list, workspace_get
 
 
 def _table(request: HttpRequest, workspace):
@@ -52,6 +55,8 @@ def table_view(request: HttpRequest, workspace_id) -> HttpResponse:
         "can_analyse": permissions.role_allows(role, Action.ANALYSE),
         "can_export": permissions.role_allows(role, Action.EXPORT),
         "batches": [(b, batches.batch_progress(b)) for b in batches_for_workspace(workspace=workspace)],
+        "members": list(membership_list(workspace=workspace).select_related("user")) if permissions.role_allows(role, Action.ANALYSE) else [],
+        "review_states": ReviewState.choices, "here": request.get_full_path(),
     })
 
 
@@ -125,3 +130,29 @@ def batch_status_view(request: HttpRequest, batch_id) -> JsonResponse:
     response = JsonResponse(batches.batch_status_payload(batch_get(user=request.user, batch_id=batch_id)))
     response["Cache-Control"] = "no-store"
     return response
+
+
+@login_required
+@require_POST
+def cell_review_view(request: HttpRequest, finding_id: int) -> HttpResponse:
+    """Review one cell from the table: its state, who is asked to review it, a comment; back to the same table."""
+    finding = finding_get(user=request.user, finding_id=finding_id)
+    workspace = finding.analysis.document.workspace
+    back = request.POST.get("next", "")
+    if not back.startswith(reverse("tables:table", args=[workspace.id])):
+        back = reverse("tables:table", args=[workspace.id])  # never an address someone else chose
+    try:
+        state = request.POST.get("state", "")
+        if state and state != finding.review_state:
+            review.finding_set_review_state(finding=finding, user=request.user, state=state)
+        if "assignee" in request.POST:
+            members = {str(m.user_id): m.user for m in membership_list(workspace=workspace).select_related("user")}
+            wanted = request.POST.get("assignee", "")
+            if wanted and wanted not in members:
+                raise NotFoundError("No such member.")
+            review.finding_assign(finding=finding, user=request.user, assignee=members.get(wanted))
+        if request.POST.get("comment", "").strip():
+            review.finding_comment(finding=finding, user=request.user, text=request.POST["comment"])
+    except AppError as error:
+        messages.error(request, error.message)
+    return redirect(back)
