@@ -92,6 +92,7 @@ def test_the_table_shows_first_pass_cells_where_no_model_has_read_and_findings_w
     finding = analysis.findings.get()
     assert cell == {"source": "finding", "text": "Laws of the State of Nevada", "present": True, "risk": "low",
                     "verified": 1, "score": None, "review_state": finding.review_state, "finding": finding.id,
+                    "assigned_to": "",
                     "url": f"/d/{contracts[1].id}/report/?analysis={analysis.id}#finding-{finding.id}"}
     assert read["cells"]["change_of_control"] is None  # the model did not answer it: an empty cell, not the first pass
 
@@ -118,6 +119,9 @@ def test_a_cell_filter_narrows_the_rows_and_next_pages_through_every_row_once(ow
     assert [r["document"]["name"] for r in forged["rows"]] == names[:PER_PAGE]
     impossible_date = _table(client, workspace, after=cursor_encode("2020-13-45T00:00:00", str(contracts[0].id)))
     assert len(impossible_date["rows"]) == PER_PAGE
+    # NUL characters (PostgreSQL refuses them in text) are taken out, not sent to the database.
+    nul = _table(client, workspace, name="filler\x00", f0_col="governing_law", f0_op="contains", f0_val="\x00")
+    assert nul["total"] == PER_PAGE
 
 
 def test_a_batch_queues_ready_documents_skips_the_rest_with_the_reason_and_is_cancelled_and_rerun(

@@ -238,3 +238,16 @@ def test_a_cell_is_reviewed_assigned_and_commented_from_the_table_and_filters_fo
     assert client.post(reverse("tables:cell_review", args=[finding.id]), {"state": "reviewed"}).status_code == 404
     finding.refresh_from_db()
     assert finding.review_state == "disputed"
+
+
+def test_a_forged_cursor_or_a_nul_in_the_query_starts_from_the_top_instead_of_failing(client, owner, workspace, contracts):
+    from webapp.tables.query import cursor_encode
+
+    client.force_login(owner)
+    url = reverse("tables:table", args=[workspace.id])
+    for after in (cursor_encode("2020-13-45T00:00:00", "not-a-uuid"), cursor_encode("2020-13-45T00:00:00", contracts[0].pk),
+                  "%%%", cursor_encode("a\x00b", contracts[0].pk)):
+        response = client.get(url, {"after": after})
+        assert response.status_code == 200 and response.content.decode().count("<tr data-doc-id=") == 3, after
+    assert client.get(url, {"name": "a\x00b", "f0_col": "parties", "f0_op": "contains", "f0_val": "x\x00"}).status_code == 200
+    assert client.get(reverse("workspaces:detail", args=[workspace.id]), {"name": "a\x00b"}).status_code == 200

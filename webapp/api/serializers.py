@@ -218,6 +218,8 @@ class TableCellSerializer(serializers.Serializer):
     score = serializers.FloatField(allow_null=True, help_text="First-pass clauses only: the finder's score.")
     review_state = serializers.CharField(allow_blank=True)
     finding = serializers.IntegerField(allow_null=True, help_text="The finding's id (findings only).")
+    assigned_to = serializers.CharField(allow_blank=True, help_text="Findings only: the username of the member "
+                                                                    "asked to review it.")
     url = serializers.CharField(help_text="The report page at this finding, or at the page of this passage.")
 
 

@@ -83,7 +83,7 @@ def _cell(cell: Cell | None) -> dict | None:
         return None
     return {"source": cell.source, "text": cell.text, "present": cell.present, "risk": cell.risk,
             "verified": cell.verified, "score": cell.score, "review_state": cell.review_state,
-            "finding": cell.finding_id, "url": cell.url}
+            "finding": cell.finding_id, "assigned_to": cell.assigned_to, "url": cell.url}
 
 
 def table_body(page: TablePage, columns) -> dict:

@@ -24,7 +24,8 @@ def document_filter(queryset: QuerySet[Document], *, status: str | None = None, 
     if kind:
         queryset = queryset.filter(kind=kind)
     if name:
-        queryset = queryset.filter(original_name__icontains=name.strip())
+        # PostgreSQL refuses NUL in text, and no stored name holds one.
+        queryset = queryset.filter(original_name__icontains=name.replace("\x00", "").strip())
     return queryset
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from dataclasses import dataclass
 
 from webapp.tables.columns import Column
@@ -52,7 +53,8 @@ def parse_table_query(params, *, columns: tuple[Column, ...], playbooks: set[str
     keys = {c.key for c in columns}
 
     def text(name: str) -> str:
-        return " ".join(str(params.get(name, "")).split())[:MAX_VALUE_CHARS]
+        # PostgreSQL refuses NUL in text: it can be in no cell anyway.
+        return " ".join(str(params.get(name, "")).replace("\x00", "").split())[:MAX_VALUE_CHARS]
 
     filters = []
     for n in range(MAX_FILTERS):
@@ -82,5 +84,11 @@ def cursor_decode(cursor: str):
     except (ValueError, TypeError):
         return None
     if not isinstance(pk, str) or not isinstance(value, str | int | float | type(None)):
+        return None
+    try:
+        uuid.UUID(pk)
+    except ValueError:
+        return None
+    if isinstance(value, str) and "\x00" in value:
         return None
     return value, pk

@@ -128,7 +128,10 @@ def _sorted(rows, columns: dict[str, Column], query: TableQuery):
     if cursor is not None:
         value, pk = cursor
         if not query.sort:
-            value = parse_datetime(value) if isinstance(value, str) else None
+            try:
+                value = parse_datetime(value) if isinstance(value, str) else None
+            except ValueError:  # well formed but impossible (month 13): start from the top
+                value = None
         if value is not None:
             op = "lt" if descending else "gt"
             rows = rows.filter(Q(**{f"sort_key__{op}": value}) | Q(sort_key=value, **{f"pk__{op}": pk}))
