@@ -3,6 +3,7 @@ app calls. It never shows a traceback: a document (or playbook) error exits 2 wi
 anything else 1.
 
     python -m analysis clauses PATH [--password P] [--min-score S] --json
+    python -m analysis obligations PATH [--password P] (--json | --ics)
     python -m analysis run PATH --playbook {contract,report,FILE.json} --engine {local:DIR_OR_ID,URL} [--model NAME] --json
 """
 
@@ -39,6 +40,27 @@ def _clauses(args: argparse.Namespace) -> int:
         for row in sorted(rows, key=lambda r: -r["score"]):
             passage = " ".join(document.text[row["start"]:row["end"]].split())
             print(f"{row['score']:.3f}  p.{row['page'] or '?':<4} {row['category']:<36} {passage[:90]}")
+    return EXIT_OK
+
+
+def _obligations(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from analysis.ingest import ingest
+    from analysis.obligations import calendar_ics, document_obligations
+
+    # Ingested as `clauses` ingests, so offsets index into the same text.
+    document = ingest(args.path, password=args.password)
+    found = document_obligations(document)
+    if args.ics:
+        digest = hashlib.sha256(Path(args.path).read_bytes()).hexdigest()
+        sys.stdout.write(calendar_ics(found, document_name=Path(args.path).name, document_hash=digest).decode("utf-8"))
+    elif args.json:
+        sys.stdout.write(json.dumps([o.to_json() for o in found], ensure_ascii=False) + "\n")
+    else:
+        for o in found:
+            page = o.passage.page or "?"
+            print(f"{o.date}  {o.kind:<16} p.{page:<4} {o.derivation}")
     return EXIT_OK
 
 
@@ -170,6 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     clauses.add_argument("--password", help="password of an encrypted PDF (never printed)")
     clauses.add_argument("--min-score", type=float, default=0.01, help="leave out passages scored below this")
     clauses.add_argument("--json", action="store_true", help="print one JSON list of {category, start, end, page, score}")
+    obligations = commands.add_parser("obligations", help="dated obligations (expiry, renewal, notice deadlines, "
+                                                           "payment, delivery) with the passages they rest on")
+    obligations.add_argument("path")
+    obligations.add_argument("--password", help="password of an encrypted PDF (never printed)")
+    shape = obligations.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true",
+                       help="print one JSON list of {kind, date, start, end, page, text, derivation, passages}")
+    shape.add_argument("--ics", action="store_true", help="print an RFC 5545 calendar, one all-day event each")
     run = commands.add_parser("run", help="a playbook review by a language model, every quote anchored to its pages")
     run.add_argument("path")
     run.add_argument("--playbook", default="contract", help="contract, report, or a playbook JSON file")
@@ -198,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        handlers = {"run": _run, "clauses": _clauses, "evaluate": _evaluate}
+        handlers = {"run": _run, "clauses": _clauses, "evaluate": _evaluate, "obligations": _obligations}
         return handlers[args.command](args)
     except QuireError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)

@@ -16,6 +16,8 @@ from analysis.facts import Fact, ingestion_facts
 from analysis.first_pass import pipeline as first_pass_pipeline
 from analysis.first_pass.record import FirstPassRecord
 from analysis.ingest.document import IngestedDocument
+from analysis.obligations.derive import derive_obligations
+from analysis.obligations.model import Obligation
 from analysis.playbooks.choice import CONTRACT, REPORT, automatic_playbook_name
 from analysis.tokens import count_tokens_in_slices
 from engine.api import Engine
@@ -35,6 +37,7 @@ class AnalysisResult:
     title: str  # RESULT_TITLES[kind]
     facts: tuple[Fact, ...]
     first_pass: FirstPassRecord = field(default_factory=FirstPassRecord.absent)
+    obligations: tuple[Obligation, ...] = ()  # dated obligations the first pass supports (analysis.obligations)
 
 
 def run(
@@ -55,20 +58,29 @@ def run(
         facts.extend(engine_facts(document, engine))
     if progress is not None:
         progress(0.5, "First pass: structure, key terms and clauses")
-    read_first = _first_pass(document)
+    read_first, obligations = _first_pass(document)
     if progress is not None:
-        progress(1.0, "Recording ingestion facts")
+        progress(1.0, "Recording the first pass")
     kind = automatic_playbook_name(read_first)
-    return AnalysisResult(kind=kind, title=RESULT_TITLES[kind], facts=tuple(facts), first_pass=read_first)
+    return AnalysisResult(kind=kind, title=RESULT_TITLES[kind], facts=tuple(facts), first_pass=read_first,
+                          obligations=obligations)
 
 
-def _first_pass(document: IngestedDocument) -> FirstPassRecord:
-    """The first pass is a reading aid: if it breaks on some text, the report keeps its facts and says so."""
+def _first_pass(document: IngestedDocument) -> tuple[FirstPassRecord, tuple[Obligation, ...]]:
+    """The first pass and the dated obligations it supports. Both are reading aids: if one breaks on some text, the
+    report keeps its facts (and the first pass) and the failure is logged."""
     try:
-        return first_pass_pipeline.first_pass_record(first_pass_pipeline.first_pass(document), document)
+        found = first_pass_pipeline.first_pass(document)
+        record = first_pass_pipeline.first_pass_record(found, document)
     except Exception as exc:  # noqa: BLE001 - any failure here must not cost the document its report
         logger.exception("first pass failed")
-        return FirstPassRecord.failed(f"The first pass failed ({type(exc).__name__}).")
+        return FirstPassRecord.failed(f"The first pass failed ({type(exc).__name__})."), ()
+    try:
+        obligations = derive_obligations(document.text, found, document.pages)
+    except Exception:  # noqa: BLE001 - nor may the calendar cost it its first pass
+        logger.exception("obligations failed")
+        obligations = ()
+    return record, obligations
 
 
 def engine_facts(document: IngestedDocument, engine: Engine) -> tuple[Fact, ...]:

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "webapp.reports",
     "webapp.pipeline",
     "webapp.tables",
+    "webapp.obligations",
     "webapp.audit",
     "webapp.api",
     "rest_framework",

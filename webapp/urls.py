@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("webapp.documents.urls")),
     path("", include("webapp.reports.urls")),
     path("", include("webapp.tables.urls")),
+    path("", include("webapp.obligations.urls")),
     path("", include("webapp.audit.urls")),
     path("api/v1/", include("webapp.api.urls")),
     path("accounts/", include("webapp.accounts.urls")),

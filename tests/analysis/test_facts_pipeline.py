@@ -52,7 +52,7 @@ def test_run_reports_ingestion_facts_and_the_first_pass_of_a_contract(contract: 
     assert facts["Words"] == f"{contract.word_count:,}"
     assert facts["Characters"] == f"{len(contract.text):,}"
     assert facts["Pages without text"] == "0"
-    assert steps == [(0.5, "First pass: structure, key terms and clauses"), (1.0, "Recording ingestion facts")]
+    assert steps == [(0.5, "First pass: structure, key terms and clauses"), (1.0, "Recording the first pass")]
     assert isinstance(result.first_pass, FirstPassRecord) and result.first_pass.available
     assert result.first_pass.format == 1 and result.first_pass.error is None
     assert result.first_pass.sections and result.first_pass.key_terms and result.first_pass.party_names
@@ -174,3 +174,10 @@ def test_command_line_reports_errors(corpus: Path) -> None:
     )
     assert completed.returncode == 2
     assert "error (empty): The file is empty." in completed.stderr
+
+
+def test_run_derives_the_obligations_of_the_same_first_pass(corpus: Path) -> None:
+    document = ingest(corpus / "contracts_cuad" / "ABILITYINC_06_15_2020-EX-4.25-SERVICES AGREEMENT.txt")
+    result = run(document)
+    assert [(o.kind, o.date) for o in result.obligations] == [("effective", "2019-11-01"), ("expiry", "2020-12-31")]
+    assert all(document.text[o.passage.start:o.passage.end] == o.passage.text for o in result.obligations)

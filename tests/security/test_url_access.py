@@ -20,6 +20,7 @@ UNSCOPED = {
     "password_reset_done", "password_reset_confirm", "password_reset_complete",
     "workspaces:list", "workspaces:invitation-accept", "tokens", "token-revoke",
     "api:schema", "api:me", "api:workspace-list", "healthz", "readyz", "metrics",
+    "obligations:feed",  # no session by design: the token in its URL is the credential (tests/webapp/test_obligations_app.py)
 }
 # Everything under /admin/ is Django's admin: staff only, checked in test_admin_is_staff_only.
 ADMIN_NAMESPACE = "admin"

@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from webapp.api import tables, views
+from webapp.api import obligations, tables, views
 
 app_name = "api"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("workspaces/<uuid:workspace_id>/audit/", views.AuditListView.as_view(), name="audit-list"),
     path("workspaces/<uuid:workspace_id>/audit.csv", views.AuditCsvView.as_view(), name="audit-csv"),
     path("workspaces/<uuid:workspace_id>/table/", tables.WorkspaceTableView.as_view(), name="workspace-table"),
+    path("workspaces/<uuid:workspace_id>/obligations/", obligations.ObligationListView.as_view(), name="obligation-list"),
     path("workspaces/<uuid:workspace_id>/batch-runs/", tables.BatchRunListView.as_view(), name="batch-run-list"),
     path("documents/<uuid:document_id>/", views.DocumentDetailView.as_view(), name="document-detail"),
     path("documents/<uuid:document_id>/file/", views.DocumentFileView.as_view(), name="document-file"),

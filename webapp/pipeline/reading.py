@@ -1,5 +1,6 @@
 """Step 2 of a document's journey: the report (facts measured from the file, the model's token count, and the first
-pass: structure, key terms, clauses), then the automatic playbook analysis queued when an engine is configured.
+pass: structure, key terms, clauses) and the dated obligations the first pass supports, then the automatic playbook
+analysis queued when an engine is configured.
 
 Runs on the engine queue because the token count needs the model's tokenizer. Safe to run twice: it acts only on a
 document waiting for this step, and the automatic analysis is created once per document.
@@ -17,6 +18,7 @@ from webapp.engines import engine_from_settings, model_label
 from webapp.pipeline import states
 from webapp.pipeline.analyses import analysis_start_automatic
 from webapp.pipeline.failures import KNOWN_ERRORS, failure_of
+from webapp.obligations.services import obligations_store
 from webapp.reports.services import report_store
 
 
@@ -50,6 +52,7 @@ def report_generate(*, document_id) -> None:
         report_store(document=document, kind=result.kind, title=result.title,
                      facts=[{"label": f.label, "value": f.value} for f in result.facts],
                      engine=model_label(engine.model_id)[:80] if engine else "", first_pass=result.first_pass)
+        obligations_store(document=document, obligations=result.obligations)
         if engine is None and not engine_refused:
             states.document_move(document_id, to=DocumentStatus.READY, stage="Ready")
             return
