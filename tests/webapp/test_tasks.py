@@ -22,7 +22,7 @@ def test_analysis_runs_on_the_engine_queue_and_ingestion_on_default():
 def test_every_name_the_pipeline_enqueues_by_is_a_registered_task_on_its_queue():
     app.loader.import_default_modules()
     engine_steps = {queue.READ, queue.ANALYSE, queue.ANSWER}
-    for name in (queue.INGEST, queue.READ, queue.ANALYSE, queue.ANSWER, queue.RECOVER):
+    for name in (queue.INGEST, queue.READ, queue.ANALYSE, queue.ANSWER, queue.RECOVER, queue.READY):
         assert name in app.tasks, name
         expected = "engine" if name in engine_steps else "default"
         assert app.amqp.router.route({}, name)["queue"].name == expected, name

@@ -251,3 +251,33 @@ def test_a_forged_cursor_or_a_nul_in_the_query_starts_from_the_top_instead_of_fa
         assert response.status_code == 200 and response.content.decode().count("<tr data-doc-id=") == 3, after
     assert client.get(url, {"name": "a\x00b", "f0_col": "parties", "f0_op": "contains", "f0_val": "x\x00"}).status_code == 200
     assert client.get(reverse("workspaces:detail", args=[workspace.id]), {"name": "a\x00b"}).status_code == 200
+
+
+def test_documents_that_become_ready_later_join_a_batch_that_takes_them(owner, workspace, contracts, settings, monkeypatch,
+                                                                       django_capture_on_commit_callbacks, corpus):
+    settings.QUIRE_ENGINE, settings.QUIRE_ENGINE_MODEL = "openai", "served/model"
+    monkeypatch.setattr("webapp.pipeline.queue.analysis_enqueue", lambda *, analysis_id: None)
+    ready_sent = []
+    monkeypatch.setattr("webapp.pipeline.queue.document_ready", lambda *, document_id: ready_sent.append(str(document_id)))
+    taking = batches.batch_start(workspace=workspace, user=owner, playbook_name="contract", auto_join=True,
+                                 documents=Document.objects.filter(pk=contracts[0].pk))
+    closed = batches.batch_start(workspace=workspace, user=owner, playbook_name="report",
+                                 documents=Document.objects.filter(pk=contracts[0].pk))
+    settings.QUIRE_ENGINE = "none"  # the new upload is read without a model, so it is ready at once
+    late = factories.make_document_from_file(workspace, next((corpus / "contracts_cuad").glob("BABCOCK*.txt")), "text")
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest.document_ingest(document_id=late.id)
+        reading.report_generate(document_id=late.id)
+    assert ready_sent == [str(late.id)]  # the state machine says so when the document becomes ready
+    settings.QUIRE_ENGINE = "openai"
+    late.refresh_from_db()
+    assert batches.batches_join(document=late) == 1
+    assert batch_documents(taking) == {contracts[0].pk, late.pk} and batch_documents(closed) == {contracts[0].pk}
+    assert batches.batches_join(document=late) == 0  # once
+    batches.batch_cancel(batch=taking, user=owner)
+    taking.refresh_from_db()
+    assert not taking.auto_join
+
+
+def batch_documents(batch) -> set:
+    return set(batch.analyses.values_list("document_id", flat=True))

@@ -15,6 +15,7 @@ READ = "webapp.reports.tasks.report_analyse_task"  # facts and first pass (engin
 ANALYSE = "webapp.reports.tasks.analysis_run_task"
 ANSWER = "webapp.reports.tasks.followup_answer_task"
 RECOVER = "webapp.documents.tasks.documents_recover_stuck_task"
+READY = "webapp.tables.tasks.batches_join_task"  # a document became ready: batch runs that take new ones join it
 
 
 def journey_start(*, document_id, sealed_password: str | None = None) -> None:
@@ -38,3 +39,8 @@ def analysis_enqueue(*, analysis_id) -> None:
 
 def followup_enqueue(*, followup_id) -> None:
     current_app.send_task(ANSWER, args=(str(followup_id),))
+
+
+def document_ready(*, document_id) -> None:
+    """Tell whoever follows ready documents (the workspace table's batch runs) by name; the pipeline needs no answer."""
+    current_app.send_task(READY, args=(str(document_id),))

@@ -16,9 +16,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils import timezone
 
 from webapp.documents.models import Document, DocumentStatus
+from webapp.pipeline import queue
 
 S = DocumentStatus
 
@@ -68,7 +70,10 @@ def document_move(document_id, *, to: str, stage: str, progress: int | None = No
         fields["progress"] = progress
     # updated_at is the heartbeat the stuck-work check reads (queryset updates skip auto_now).
     fields.setdefault("updated_at", timezone.now())
-    return bool(Document.objects.filter(pk=document_id, status__in=allowed).update(status=to, stage=stage[:200], **fields))
+    moved = bool(Document.objects.filter(pk=document_id, status__in=allowed).update(status=to, stage=stage[:200], **fields))
+    if moved and to == S.READY:
+        transaction.on_commit(lambda: queue.document_ready(document_id=document_id))
+    return moved
 
 
 def document_fail(*, document_id, code: str, message: str) -> bool:

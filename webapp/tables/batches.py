@@ -51,8 +51,9 @@ class BatchProgress:
         return f"{', '.join(parts)} of {self.total}"
 
 
-def batch_start(*, workspace, user, playbook_name: str, documents) -> BatchRun:
-    """Queue `playbook_name` over `documents` (already narrowed to the workspace and the user's view)."""
+def batch_start(*, workspace, user, playbook_name: str, documents, auto_join: bool = False) -> BatchRun:
+    """Queue `playbook_name` over `documents` (already narrowed to the workspace and the user's view); with
+    `auto_join`, documents that become ready later join the batch too."""
     permissions.require(user=user, workspace=workspace, action=Action.ANALYSE)
     playbook = playbook_for_workspace(workspace=workspace, name=playbook_name)
     documents = list(documents[: MAX_DOCUMENTS + 1])
@@ -61,7 +62,7 @@ def batch_start(*, workspace, user, playbook_name: str, documents) -> BatchRun:
     if len(documents) > MAX_DOCUMENTS:
         raise BatchRefusedError(f"A batch is at most {MAX_DOCUMENTS:,} documents.")
     batch = BatchRun.objects.create(workspace=workspace, playbook_name=playbook.name, playbook_title=playbook.title[:200],
-                                    requested_by=user)
+                                    requested_by=user, auto_join=auto_join)
     _queue(batch, documents, user=user)
     return batch
 
@@ -85,7 +86,7 @@ def batch_cancel(*, batch: BatchRun, user) -> int:
     active = list(batch.analyses.filter(status__in=ACTIVE).select_related("document__workspace"))
     for analysis in active:
         analysis_cancel(analysis=analysis, user=user)
-    BatchRun.objects.filter(pk=batch.pk).update(cancelled_at=timezone.now())
+    BatchRun.objects.filter(pk=batch.pk).update(cancelled_at=timezone.now(), auto_join=False)
     return len(active)
 
 
@@ -121,3 +122,22 @@ def batch_status_payload(batch: BatchRun) -> dict:
             "stage": progress.label, "error": f"{progress.failed} failed" if progress.failed else "",
             "terminal": progress.finished}
 
+
+
+def batches_join(*, document) -> int:
+    """A document became ready: each live batch of its workspace that takes new documents queues its playbook for it,
+    as the member who started the batch (skipped if they may no longer run analyses there, or if the batch already
+    ran it on this document). The count joined. Called by tables/tasks.py; safe to run twice."""
+    joined = 0
+    for batch in BatchRun.objects.filter(workspace_id=document.workspace_id, auto_join=True, cancelled_at__isnull=True,
+                                         created_at__lt=document.updated_at).select_related("requested_by"):
+        user = batch.requested_by
+        if user is None or not permissions.role_allows(permissions.role_of(user=user, workspace=document.workspace),
+                                                       Action.ANALYSE):
+            continue
+        if batch.analyses.filter(document=document).exists():
+            continue
+        before = batch.analyses.count()
+        _queue(batch, [document], user=user)
+        joined += batch.analyses.count() - before
+    return joined

@@ -19,6 +19,8 @@ class BatchRun(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     analyses = models.ManyToManyField("reports.Analysis", related_name="batch_runs")
     skipped = models.JSONField(default=dict, blank=True)  # reason -> count: documents not queued, and why
+    # Documents that become ready later (new uploads) join the batch: its playbook is queued for them too.
+    auto_join = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
 

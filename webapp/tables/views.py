@@ -95,7 +95,8 @@ def batch_start_view(request: HttpRequest, workspace_id) -> HttpResponse:
         documents = documents.filter(pk__in=request.POST.getlist("document")[:batches.MAX_DOCUMENTS])
     try:
         batch = batches.batch_start(workspace=workspace, user=request.user, documents=documents.order_by("-created_at"),
-                                    playbook_name=request.POST.get("playbook", "contract"))
+                                    playbook_name=request.POST.get("playbook", "contract"),
+                                    auto_join=request.POST.get("auto_join") == "1")
     except AppError as error:
         messages.error(request, error.message)
         return redirect(reverse("tables:table", args=[workspace.id]))
