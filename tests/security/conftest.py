@@ -27,12 +27,15 @@ class World:
     foreign_analysis: object = None
     foreign_finding: object = None
     foreign_batch: object = None
+    foreign_export: object = None
 
 
 @pytest.fixture
 def world(db) -> World:
     from webapp.reports.models import Analysis, Anchor, Finding, FollowUp, Report
-    from webapp.tables.models import BatchRun
+    from django.core.files.base import ContentFile
+
+    from webapp.tables.models import BatchRun, TableExport
 
     owner = factories.make_user("olivia")
     workspace = factories.make_workspace(owner, name="Acme contracts")
@@ -64,8 +67,11 @@ def world(db) -> World:
     foreign_batch = BatchRun.objects.create(workspace=foreign_workspace, playbook_name="contract",
                                             playbook_title=FOREIGN_NAME, skipped={FOREIGN_SECRET: 1})
     foreign_batch.analyses.add(foreign_analysis)
+    foreign_export = TableExport.objects.create(workspace=foreign_workspace, user=foreign_owner, fmt="csv",
+                                                status="ready", filename="b-secret-plan.csv",
+                                                file=ContentFile(FOREIGN_SECRET.encode(), name="secret.csv"))
     return World(workspace, owner, editor, viewer, document, foreign_workspace, foreign_owner, foreign_document,
-                 foreign_membership, foreign_analysis, foreign_finding, foreign_batch)
+                 foreign_membership, foreign_analysis, foreign_finding, foreign_batch, foreign_export)
 
 
 @pytest.fixture

@@ -58,6 +58,8 @@ def fill(name: str, route: str, world) -> str:
         kwargs["finding_id"] = world.foreign_finding.id
     if "<uuid:batch_id>" in route:
         kwargs["batch_id"] = world.foreign_batch.id
+    if "<uuid:job_id>" in route:
+        kwargs["job_id"] = world.foreign_export.id
     if "<slug:name>" in route:
         kwargs["name"] = "contract"
     if "<int:number>" in route:
@@ -77,7 +79,7 @@ def test_every_route_is_classified():
         elif name in UNSCOPED or name.startswith(ADMIN_NAMESPACE + ":"):
             continue
         elif not any(p in route for p in ("<uuid:workspace_id>", "<uuid:document_id>", "<uuid:analysis_id>",
-                                          "<int:finding_id>", "<uuid:batch_id>")):
+                                          "<int:finding_id>", "<uuid:batch_id>", "<uuid:job_id>")):
             unknown.append(name)
     assert not unknown, f"routes with no workspace scope and no classification: {unknown}"
 

@@ -281,3 +281,39 @@ def test_documents_that_become_ready_later_join_a_batch_that_takes_them(owner, w
 
 def batch_documents(batch) -> set:
     return set(batch.analyses.values_list("document_id", flat=True))
+
+
+def test_a_large_export_is_written_by_a_worker_and_downloaded_only_by_who_asked(client, owner, workspace, contracts,
+                                                                               monkeypatch, django_capture_on_commit_callbacks):
+    from webapp.tables import export_jobs
+    from webapp.tables.models import TableExport
+
+    monkeypatch.setattr(export_jobs, "DIRECT_EXPORT_ROWS", 2)  # three documents count as large here
+    monkeypatch.setattr("webapp.tables.views.DIRECT_EXPORT_ROWS", 2)
+    sent = []
+    monkeypatch.setattr("celery.app.base.Celery.send_task", lambda self, name, args=(), **kw: sent.append((name, args)))
+    client.force_login(owner)
+    table = reverse("tables:table", args=[workspace.id])
+    body = client.get(table, {"sort": "name"}).content.decode()
+    assert "Prepare XLSX" in body and 'data-format="xlsx"' not in body  # no direct link for a large table
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("tables:export_job_start", args=[workspace.id, "xlsx"]),
+                               {"sort": "name", "f0_col": "governing_law", "f0_op": "present"})
+    assert response.status_code == 302
+    job = TableExport.objects.get()
+    assert sent == [(export_jobs.EXPORT_TASK, (str(job.id),))]
+    status = reverse("tables:export_job_status", args=[job.id])
+    assert client.get(status).json()["terminal"] is False
+    export_jobs.export_job_run(job_id=job.id)  # what the worker does
+    payload = client.get(status).json()
+    assert (payload["status"], payload["progress"], payload["terminal"]) == ("ready", 100, True)
+    download = client.get(reverse("tables:export_job_download", args=[job.id]))
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(download.streaming_content)))
+    kept = _page(owner, workspace, filters=(CellFilter("governing_law", "present"),)).total
+    assert book["Table"].max_row == kept + 1 and download["Cache-Control"] == "private, no-store"
+    export_jobs.export_job_run(job_id=job.id)  # delivered twice: left alone
+    colleague = factories.make_user("cole")
+    factories.add_member(workspace, colleague, "editor")
+    client.force_login(colleague)
+    assert client.get(reverse("tables:export_job_download", args=[job.id])).status_code == 404
+    assert client.get(status).status_code == 404

@@ -52,12 +52,15 @@ def cell_text(cell: Cell | None) -> str:
     return f"{cell.text} [first pass]"
 
 
-def _all_rows(*, user, workspace, columns, query: TableQuery):
-    after = ""
+def _all_rows(*, user, workspace, columns, query: TableQuery, progress=None):
+    after, done = "", 0
     while True:
         page = table_page(user=user, workspace=workspace, columns=columns,
                           query=TableQuery(**{**query.__dict__, "after": after, "per_page": CHUNK}))
         yield from page.rows
+        done += len(page.rows)
+        if progress is not None:
+            progress(done / max(page.total, 1))
         if not page.next_cursor:
             return
         after = page.next_cursor
@@ -73,11 +76,13 @@ def _line(row: Row, columns, base_url: str) -> list[str]:
     return [_safe(row.document.original_name), row.document.status, source, report] + [_safe(cell_text(c)) for c in row.cells]
 
 
-def table_export(*, user, workspace, columns: tuple[Column, ...], query: TableQuery, fmt: str, base_url: str) -> TableExport:
+def table_export(*, user, workspace, columns: tuple[Column, ...], query: TableQuery, fmt: str, base_url: str,
+                 progress=None) -> TableExport:
+    """`progress(fraction)` hears how far the rows have been read (a worker writing a large export reports it)."""
     permissions.require(user=user, workspace=workspace, action=Action.EXPORT)
     if fmt not in FORMATS:
         raise NotFoundError(f"Unknown export format {fmt!r}; choose xlsx or csv.")
-    rows = list(_all_rows(user=user, workspace=workspace, columns=columns, query=query))
+    rows = list(_all_rows(user=user, workspace=workspace, columns=columns, query=query, progress=progress))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     filename = f"quire-table-{query.playbook}-{stamp}.{fmt}"
     content = _xlsx(rows, columns, base_url) if fmt == "xlsx" else _csv(rows, columns, base_url)

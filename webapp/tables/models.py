@@ -26,3 +26,35 @@ class BatchRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+def export_storage_name(job: "TableExport", filename: str) -> str:
+    return f"exports/{job.workspace_id}/{job.id}.{job.fmt}"
+
+
+class TableExport(models.Model):
+    """A large table export written by a worker: the member who asked polls its progress and downloads the file
+    when it is ready. Only they can; the file goes with the row (and with the workspace)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="table_exports")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    fmt = models.CharField(max_length=8)
+    query = models.JSONField(default=dict)  # the table page's query string, as TableQuery.as_params gave it
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to=export_storage_name, max_length=255, blank=True)
+    filename = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -12,4 +12,7 @@ urlpatterns = [
     path("b/<uuid:batch_id>/rerun/", views.batch_rerun_view, name="batch_rerun"),
     path("b/<uuid:batch_id>/status.json", views.batch_status_view, name="batch_status"),
     path("t/cells/<int:finding_id>/review/", views.cell_review_view, name="cell_review"),
+    path("w/<uuid:workspace_id>/table/exports/<str:fmt>/", views.export_job_start_view, name="export_job_start"),
+    path("t/exports/<uuid:job_id>/status.json", views.export_job_status_view, name="export_job_status"),
+    path("t/exports/<uuid:job_id>/", views.export_job_download_view, name="export_job_download"),
 ]

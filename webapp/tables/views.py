@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -20,7 +20,9 @@ from webapp.reports.playbooks import playbook_choices, playbook_for_workspace
 from webapp.reports.selectors import finding_get
 from webapp.tables import batches
 from webapp.tables.columns import table_columns
-from webapp.tables.exports import table_export
+from webapp.tables.export_jobs import DIRECT_EXPORT_ROWS, export_job_for_user, export_job_start, export_status_payload
+from webapp.tables.exports import FORMATS, table_export
+from webapp.tables.models import TableExport
 from webapp.tables.query import OPS, REVIEW_FILTERS, RISKS, parse_table_query
 from webapp.tables.selectors import batch_get, batches_for_workspace, table_page
 from webapp.workspaces import permissions
@@ -57,6 +59,9 @@ def table_view(request: HttpRequest, workspace_id) -> HttpResponse:
         "batches": [(b, batches.batch_progress(b)) for b in batches_for_workspace(workspace=workspace)],
         "members": list(membership_list(workspace=workspace).select_related("user")) if permissions.role_allows(role, Action.ANALYSE) else [],
         "review_states": ReviewState.choices, "here": request.get_full_path(),
+        "export_in_worker": page.total > DIRECT_EXPORT_ROWS,
+        "export_params": sorted(query.as_params(after="").items()),
+        "export_jobs": list(TableExport.objects.filter(workspace=workspace, user=request.user)[:3]),
     })
 
 
@@ -157,3 +162,46 @@ def cell_review_view(request: HttpRequest, finding_id: int) -> HttpResponse:
     except AppError as error:
         messages.error(request, error.message)
     return redirect(back)
+
+
+@login_required
+@require_POST
+def export_job_start_view(request: HttpRequest, workspace_id, fmt: str) -> HttpResponse:
+    """A large export: a worker writes it; the table page shows its progress and the download when it is ready."""
+    workspace = workspace_get(user=request.user, workspace_id=workspace_id)
+    params = {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
+    try:
+        export_job_start(workspace=workspace, user=request.user, fmt=fmt, params=params,
+                         base_url=request.build_absolute_uri("/").rstrip("/"))
+    except NotFoundError as error:
+        raise Http404(error.message) from None
+    messages.success(request, "The export is being written; its link appears here when it is ready.")
+    return redirect(f"{reverse('tables:table', args=[workspace.id])}?{urlencode(params)}")
+
+
+@login_required
+@require_GET
+def export_job_status_view(request: HttpRequest, job_id) -> JsonResponse:
+    try:
+        job = export_job_for_user(user=request.user, job_id=job_id)
+    except NotFoundError as error:
+        raise Http404(error.message) from None
+    response = JsonResponse(export_status_payload(job))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_GET
+def export_job_download_view(request: HttpRequest, job_id) -> HttpResponse:
+    try:
+        job = export_job_for_user(user=request.user, job_id=job_id)
+    except NotFoundError as error:
+        raise Http404(error.message) from None
+    if not job.file:
+        raise Http404("The export is not ready.")
+    response = FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename,
+                            content_type=FORMATS[job.fmt])
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
