@@ -115,14 +115,16 @@ def _xlsx(rows, columns, base_url: str) -> bytes:
     names = {row.analysis_id: row.document for row in rows if row.analysis_id}
     anchors = (Anchor.objects.filter(finding__analysis_id__in=list(names), verified=True)
                .select_related("finding").order_by("finding__analysis_id", "finding__position", "position"))
+    written = 1  # counted here: openpyxl's max_row walks every cell, once per call
     for anchor in anchors.iterator(chunk_size=2000):
         document = names[str(anchor.finding.analysis_id)]
         link = f"{base_url}/d/{document.pk}/report/?analysis={anchor.finding.analysis_id}#finding-{anchor.finding_id}"
         quotes.append([_safe(document.original_name), _safe(anchor.finding.category), _safe(anchor.quote),
                        ", ".join(str(p) for p in anchor.pages), link])
-        quotes.cell(row=quotes.max_row, column=5).hyperlink = link
+        written += 1
+        quotes.cell(row=written, column=5).hyperlink = link
     quotes.freeze_panes = "A2"
-    quotes.auto_filter.ref = f"A1:E{quotes.max_row}"
+    quotes.auto_filter.ref = f"A1:E{written}"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

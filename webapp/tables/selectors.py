@@ -171,8 +171,8 @@ def table_page(*, user, workspace, columns: tuple[Column, ...], query: TableQuer
     return TablePage(rows=built, next_cursor=next_cursor, total=total)
 
 
-def _report_url(document_id, *, analysis_id=None, finding_id=None, page: int | None = None) -> str:
-    url = reverse("reports:detail", args=[document_id])
+def _report_url(url: str, *, analysis_id=None, finding_id=None, page: int | None = None) -> str:
+    """`url`: the document's report page (reversed once per row, not per cell)."""
     if finding_id is not None:
         return f"{url}?analysis={analysis_id}#finding-{finding_id}"
     if page:
@@ -199,18 +199,19 @@ def _rows(documents: list[Document], columns: tuple[Column, ...], query: TableQu
             for r in Analysis.objects.filter(pk__in=latest).values("id", "status", "progress", "stage", "error_message")}
     out = []
     for document in documents:
+        report = reverse("reports:detail", args=[document.pk])
         row_cells = []
         for column in columns:
             if document.shown_analysis:
                 f = findings.get((document.shown_analysis, column.item)) if column.item else None
                 row_cells.append(None if f is None else Cell(
-                    "finding", f["answer"], _report_url(document.pk, analysis_id=document.shown_analysis, finding_id=f["id"]),
+                    "finding", f["answer"], _report_url(report, analysis_id=document.shown_analysis, finding_id=f["id"]),
                     f["present"], risk=f["risk"], verified=f["verified"], review_state=f["review_state"],
                     finding_id=f["id"], assigned_to=f["assigned_to__username"] or ""))
                 continue
             c = cells.get((document.pk, column.first_pass))
             row_cells.append(None if c is None else Cell(
-                "first_pass", c["value"], _report_url(document.pk, page=c["page"]),
+                "first_pass", c["value"], _report_url(report, page=c["page"]),
                 c["score"] is None or c["score"] >= PRESENT_SCORE, score=c["score"]))
         out.append(Row(document, tuple(row_cells), runs.get(document.latest_run),
                        str(document.shown_analysis) if document.shown_analysis else None))
