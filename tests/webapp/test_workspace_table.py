@@ -317,3 +317,21 @@ def test_a_large_export_is_written_by_a_worker_and_downloaded_only_by_who_asked(
     client.force_login(colleague)
     assert client.get(reverse("tables:export_job_download", args=[job.id])).status_code == 404
     assert client.get(status).status_code == 404
+
+
+def test_a_team_reading_the_same_table_draws_it_once_and_any_change_redraws_it(client, owner, workspace, contracts):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from webapp.reports import review
+
+    analysis = _analysed(contracts[0], {"governing_law": ("Israel", "low", True)})
+    client.force_login(owner)
+    url = reverse("tables:table", args=[workspace.id])
+    with CaptureQueriesContext(connection) as first:
+        assert "state-open" in client.get(url).content.decode()
+    with CaptureQueriesContext(connection) as second:
+        client.get(url)
+    assert len(second) <= len(first) - 4  # no row, finding or cell query: the drawn rows came from the cache
+    review.finding_set_review_state(finding=analysis.findings.get(), user=owner, state="disputed")
+    assert "state-disputed" in client.get(url).content.decode()

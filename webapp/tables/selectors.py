@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, TextField, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from webapp.documents.models import Document
-from webapp.reports.models import Analysis, AnalysisStatus, Finding, FirstPassCell
+from webapp.reports.models import Analysis, AnalysisStatus, Finding, FirstPassCell, Report
 from webapp.tables.columns import Column
-from webapp.tables.models import BatchRun
+from webapp.tables.models import BatchRun, TableExport
 from webapp.tables.query import CellFilter, TableQuery, cursor_decode, cursor_encode
 from webapp.workspaces import permissions
 
@@ -229,3 +229,18 @@ def batch_get(*, user, batch_id) -> BatchRun:
 def batches_for_workspace(*, workspace, limit: int = 5) -> list[BatchRun]:
     """The workspace's latest batch runs (the caller may read the workspace)."""
     return list(BatchRun.objects.filter(workspace=workspace)[:limit])
+
+
+def export_jobs_for(*, user, workspace, limit: int = 3) -> list[TableExport]:
+    """The member's own latest exports of this workspace's table (nobody sees another's)."""
+    return list(TableExport.objects.filter(workspace=workspace, user=user)[:limit])
+
+
+def table_data_version(*, workspace) -> tuple:
+    """What the table's rows are drawn from, as of now: documents (count, last change), analyses (last change: a new
+    run, a finding reviewed, assigned or commented touches it) and reports (their first-pass cells). A change to
+    any of them makes a new cache key for every table page of the workspace."""
+    documents = Document.objects.filter(workspace=workspace).aggregate(n=Count("pk"), at=Max("updated_at"))
+    analyses = Analysis.objects.filter(document__workspace=workspace).aggregate(n=Count("pk"), at=Max("updated_at"))
+    reports = Report.objects.filter(document__workspace=workspace).aggregate(at=Max("updated_at"))
+    return (documents["n"], str(documents["at"]), analyses["n"], str(analyses["at"]), str(reports["at"]))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.cache import cache
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.documents.models import DocumentStatus
@@ -16,15 +20,15 @@ from webapp.documents.selectors import document_list
 from webapp.errors import AppError, NotFoundError
 from webapp.reports import review
 from webapp.reports.models import ReviewState
+from webapp.reports.page_cache import part_key
 from webapp.reports.playbooks import playbook_choices, playbook_for_workspace
 from webapp.reports.selectors import finding_get
 from webapp.tables import batches
 from webapp.tables.columns import table_columns
 from webapp.tables.export_jobs import DIRECT_EXPORT_ROWS, export_job_for_user, export_job_start, export_status_payload
 from webapp.tables.exports import FORMATS, table_export
-from webapp.tables.models import TableExport
 from webapp.tables.query import OPS, REVIEW_FILTERS, RISKS, parse_table_query
-from webapp.tables.selectors import batch_get, batches_for_workspace, table_page
+from webapp.tables.selectors import batch_get, batches_for_workspace, export_jobs_for, table_data_version, table_page
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
 from webapp.workspaces.selectors import membership_list, workspace_get
@@ -44,25 +48,48 @@ def _table(request: HttpRequest, workspace):
 def table_view(request: HttpRequest, workspace_id) -> HttpResponse:
     workspace = workspace_get(user=request.user, workspace_id=workspace_id)
     choices, columns, query = _table(request, workspace)
-    page = table_page(user=request.user, workspace=workspace, columns=columns, query=query)
     role = permissions.role_of(user=request.user, workspace=workspace)
+    can_analyse = permissions.role_allows(role, Action.ANALYSE)
+    grid, total = _grid(request, workspace, columns, query, can_analyse)
     filters = list(query.filters) + [None] * max(0, 3 - len(query.filters))  # room for up to three in the form
     return render(request, "tables/table.html", {
-        "workspace": workspace, "columns": columns, "query": query, "page": page, "playbooks": choices,
+        "workspace": workspace, "columns": columns, "query": query, "grid": grid, "playbooks": choices,
         "filters": filters, "ops": OPS, "risks": RISKS, "reviews": REVIEW_FILTERS, "statuses": DocumentStatus.choices,
-        "next_url": f"?{urlencode(query.as_params(after=page.next_cursor))}" if page.next_cursor else "",
-        "first_url": f"?{urlencode(query.as_params(after=''))}" if query.after else "",
-        "headers": _headers(columns, query),
         "export_query": urlencode(query.as_params(after="")),
-        "can_analyse": permissions.role_allows(role, Action.ANALYSE),
+        "can_analyse": can_analyse,
         "can_export": permissions.role_allows(role, Action.EXPORT),
         "batches": [(b, batches.batch_progress(b)) for b in batches_for_workspace(workspace=workspace)],
         "members": list(membership_list(workspace=workspace).select_related("user")) if permissions.role_allows(role, Action.ANALYSE) else [],
         "review_states": ReviewState.choices, "here": request.get_full_path(),
-        "export_in_worker": page.total > DIRECT_EXPORT_ROWS,
+        "export_in_worker": total > DIRECT_EXPORT_ROWS,
         "export_params": sorted(query.as_params(after="").items()),
-        "export_jobs": list(TableExport.objects.filter(workspace=workspace, user=request.user)[:3]),
+        "export_jobs": export_jobs_for(user=request.user, workspace=workspace),
     })
+
+
+def _grid(request, workspace, columns, query, can_analyse: bool) -> tuple[SafeString, int]:
+    """The rows of the page, drawn once per state of the workspace's data (table_data_version) and query, and kept in
+    the cache like the report page's parts: a team reviewing the same table draws it once."""
+    reader = request.user.pk if query.review == "assigned_to_me" else None  # the only filter that depends on who asks
+    key = part_key("table", str(workspace.pk), table_data_version(workspace=workspace), tuple(c.key for c in columns),
+                   tuple(c.title for c in columns), tuple(sorted(query.as_params().items())), can_analyse, reader)
+    try:
+        stored = cache.get(key)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; its outage must not fail the page
+        stored = None
+    if stored is None:
+        page = table_page(user=request.user, workspace=workspace, columns=columns, query=query)
+        html = render_to_string("tables/_grid.html", {
+            "page": page, "query": query, "headers": _headers(columns, query), "can_analyse": can_analyse,
+            "next_url": f"?{urlencode(query.as_params(after=page.next_cursor))}" if page.next_cursor else "",
+            "first_url": f"?{urlencode(query.as_params(after=''))}" if query.after else "",
+            "colspan": len(columns) + 2})
+        stored = (html, page.total)
+        try:
+            cache.set(key, stored, timeout=settings.QUIRE_FRAGMENT_CACHE_SECONDS)
+        except Exception:  # noqa: BLE001
+            pass
+    return mark_safe(stored[0]), stored[1]  # noqa: S308 - drawn by our template with autoescape on
 
 
 def _headers(columns, query) -> list[dict]:
