@@ -173,7 +173,12 @@ def user_loop(workspace: str, samples: dict, errors: list, stop: threading.Event
                 kind, url = "table", next_url if next_url and rng.random() < 0.4 else table_url(rng, workspace)
             turn += 1
             started = time.perf_counter()
-            response = client.get(url)
+            try:
+                response = client.get(url)
+            except httpx.HTTPError as error:  # a reset connection is an error of the run, not the end of this user
+                with lock:
+                    errors.append(f"{url}: {type(error).__name__}")
+                continue
             elapsed = time.perf_counter() - started
             with lock:
                 samples.setdefault(kind, []).append(elapsed)
