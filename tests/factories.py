@@ -64,3 +64,28 @@ def make_document_from_file(workspace: Workspace, path: Path, kind: str) -> Docu
         document.file.save("upload", File(handle), save=False)
     document.save()
     return document
+
+
+# Three real CUAD checking contracts the workspace-table tests read (as CUAD's text, for speed).
+TABLE_CONTRACTS = (
+    "ABILITYINC_06_15_2020-EX-4.25-SERVICES AGREEMENT",
+    "ADIANUTRITION,INC_04_01_2005-EX-10.D2-RESELLER AGREEMENT",
+    "AFSALABANCORPINC_08_01_1996-EX-1.1-AGENCY AGREEMENT",
+)
+
+
+def make_ready_analysis(document, answers: dict[str, tuple[str, str, bool]], *, model_id: str = "table-test"):
+    """A ready contract review of `document` answering the items in `answers` (item -> (answer, risk, present)),
+    each with one verified quote at the start of the document."""
+    from webapp.reports.models import Analysis, AnalysisStatus, Anchor, Finding
+
+    analysis = Analysis.objects.create(document=document, playbook={"name": "contract"}, playbook_name="contract",
+                                       playbook_title="Contract review", playbook_version=1, engine="openai",
+                                       model_id=model_id, status=AnalysisStatus.READY, progress=100, windows=1)
+    for n, (item, (answer, risk, present)) in enumerate(answers.items()):
+        finding = Finding.objects.create(analysis=analysis, position=n, item=item, category=item.title(),
+                                         present=present, answer=answer, risk=risk)
+        Anchor.objects.create(finding=finding, position=0, quote=document.text[:40], verified=True, start=0, end=40,
+                              pages=[1], exact=True, score=1.0)
+    return analysis
+

@@ -6,38 +6,22 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from django.test import Client
 from django.urls import reverse
 
 from analysis.playbooks import load
 from tests import factories
 from webapp.documents.models import Document
-from webapp.pipeline import ingest, reading
-from webapp.reports.models import Analysis, AnalysisStatus, Anchor, Finding
+from webapp.reports.models import Analysis, AnalysisStatus
 from webapp.tables.columns import table_columns
 from webapp.tables.models import BatchRun
 from webapp.tables.query import PER_PAGE, cursor_encode
 
-CONTRACTS = (
-    "ABILITYINC_06_15_2020-EX-4.25-SERVICES AGREEMENT",
-    "ADIANUTRITION,INC_04_01_2005-EX-10.D2-RESELLER AGREEMENT",
-    "AFSALABANCORPINC_08_01_1996-EX-1.1-AGENCY AGREEMENT",
-)
+CONTRACTS = factories.TABLE_CONTRACTS
 NOT_READY = "The document must be ready (ingested) before it can be analysed."
 TITLE = load("contract").title
 
 
-@pytest.fixture
-def contracts(workspace, corpus) -> list[Document]:
-    """Three real CUAD contracts (CUAD's text), ingested and read with no model: first-pass cells only."""
-    made = []
-    for name in CONTRACTS:
-        document = factories.make_document_from_file(workspace, corpus / "contracts_cuad" / f"{name}.txt", "text")
-        ingest.document_ingest(document_id=document.id)
-        reading.report_generate(document_id=document.id)
-        made.append(Document.objects.get(pk=document.pk))
-    return made
 
 
 def api(user) -> Client:
@@ -46,18 +30,6 @@ def api(user) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Bearer {token_create(user=user, name='tests').raw}")
 
 
-def _analysed(document: Document, answers: dict[str, tuple[str, str, bool]]) -> Analysis:
-    """A ready contract review of `document` answering the items in `answers` (item -> (answer, risk, present)),
-    each with one verified quote at the start of the document."""
-    analysis = Analysis.objects.create(document=document, playbook={"name": "contract"}, playbook_name="contract",
-                                       playbook_title="Contract review", playbook_version=1, engine="openai",
-                                       model_id="table-test", status=AnalysisStatus.READY, progress=100, windows=1)
-    for n, (item, (answer, risk, present)) in enumerate(answers.items()):
-        finding = Finding.objects.create(analysis=analysis, position=n, item=item, category=item.title(),
-                                         present=present, answer=answer, risk=risk)
-        Anchor.objects.create(finding=finding, position=0, quote=document.text[:40], verified=True, start=0, end=40,
-                              pages=[1], exact=True, score=1.0)
-    return analysis
 
 
 def _table(client, workspace, **params) -> dict:
@@ -71,7 +43,7 @@ def _row(body: dict, name: str) -> dict:
 
 
 def test_the_table_shows_first_pass_cells_where_no_model_has_read_and_findings_where_one_has(owner, workspace, contracts):
-    analysis = _analysed(contracts[1], {"governing_law": ("Laws of the State of Nevada", "low", True)})
+    analysis = factories.make_ready_analysis(contracts[1], {"governing_law": ("Laws of the State of Nevada", "low", True)})
     body = _table(api(owner), workspace, sort="name")
     assert body["columns"] == [{"key": c.key, "title": c.title} for c in table_columns(load("contract"))]
     assert body["total"] == 3 and body["next"] is None

@@ -9,13 +9,12 @@ import io
 import re
 
 import openpyxl
-import pytest
 from django.urls import reverse
 
 from tests import factories
 from webapp.documents.models import Document
 from webapp.pipeline import ingest, reading
-from webapp.reports.models import Analysis, AnalysisStatus, Anchor, Finding
+from webapp.reports.models import Analysis, AnalysisStatus, Finding
 from webapp.tables import batches
 from webapp.tables.columns import table_columns
 from webapp.tables.models import BatchRun
@@ -23,38 +22,12 @@ from webapp.tables.query import CellFilter, TableQuery, parse_table_query
 from webapp.tables.selectors import table_page
 from analysis.playbooks import load
 
-CONTRACTS = (
-    "ABILITYINC_06_15_2020-EX-4.25-SERVICES AGREEMENT",
-    "ADIANUTRITION,INC_04_01_2005-EX-10.D2-RESELLER AGREEMENT",
-    "AFSALABANCORPINC_08_01_1996-EX-1.1-AGENCY AGREEMENT",
-)
+CONTRACTS = factories.TABLE_CONTRACTS
 COLUMNS = table_columns(load("contract"))
 
 
-@pytest.fixture
-def contracts(workspace, corpus) -> list[Document]:
-    """Three real CUAD contracts (CUAD's text), ingested and read with no model: first-pass cells only."""
-    made = []
-    for name in CONTRACTS:
-        document = factories.make_document_from_file(workspace, corpus / "contracts_cuad" / f"{name}.txt", "text")
-        ingest.document_ingest(document_id=document.id)
-        reading.report_generate(document_id=document.id)
-        made.append(Document.objects.get(pk=document.pk))
-    return made
 
 
-def _analysed(document: Document, answers: dict[str, tuple[str, str, bool]]) -> Analysis:
-    """A ready contract review of `document` answering the items in `answers` (item -> (answer, risk, present)),
-    each with one verified quote at the start of the document."""
-    analysis = Analysis.objects.create(document=document, playbook={"name": "contract"}, playbook_name="contract",
-                                       playbook_title="Contract review", playbook_version=1, engine="openai",
-                                       model_id="table-test", status=AnalysisStatus.READY, progress=100, windows=1)
-    for n, (item, (answer, risk, present)) in enumerate(answers.items()):
-        finding = Finding.objects.create(analysis=analysis, position=n, item=item, category=item.title(),
-                                         present=present, answer=answer, risk=risk)
-        Anchor.objects.create(finding=finding, position=0, quote=document.text[:40], verified=True, start=0, end=40,
-                              pages=[1], exact=True, score=1.0)
-    return analysis
 
 
 def _page(owner, workspace, **query):
@@ -87,7 +60,7 @@ def test_a_cell_filter_keeps_the_documents_whose_cell_says_so(owner, workspace, 
 
 def test_findings_replace_the_first_pass_once_a_model_has_reviewed_and_filter_by_risk(owner, workspace, contracts):
     reviewed = contracts[1]
-    _analysed(reviewed, {"governing_law": ("Laws of the State of Nevada", "low", True),
+    factories.make_ready_analysis(reviewed, {"governing_law": ("Laws of the State of Nevada", "low", True),
                          "change_of_control": ("Termination on a change of control", "high", True)})
     page = _page(owner, workspace)
     row = next(r for r in page.rows if r.document.pk == reviewed.pk)
@@ -139,7 +112,7 @@ def test_the_page_renders_filters_and_links_each_cell_to_its_passage(client, own
 
 
 def test_xlsx_and_csv_exports_reopen_with_every_row_cell_and_quote_link(client, owner, workspace, contracts):
-    analysis = _analysed(contracts[0], {"governing_law": ("=HYPERLINK(\"http://evil\")", "medium", True)})
+    analysis = factories.make_ready_analysis(contracts[0], {"governing_law": ("=HYPERLINK(\"http://evil\")", "medium", True)})
     client.force_login(owner)
     response = client.get(reverse("tables:export", args=[workspace.id, "xlsx"]), {"sort": "name"})
     assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"
@@ -209,7 +182,7 @@ def test_a_cell_is_reviewed_assigned_and_commented_from_the_table_and_filters_fo
     editor, viewer = factories.make_user("edna"), factories.make_user("vic")
     factories.add_member(workspace, editor, "editor")
     factories.add_member(workspace, viewer, "viewer")
-    analysis = _analysed(contracts[0], {"governing_law": ("Israel", "low", True)})
+    analysis = factories.make_ready_analysis(contracts[0], {"governing_law": ("Israel", "low", True)})
     finding = analysis.findings.get()
     table = reverse("tables:table", args=[workspace.id])
     client.force_login(editor)
@@ -325,7 +298,7 @@ def test_a_team_reading_the_same_table_draws_it_once_and_any_change_redraws_it(c
 
     from webapp.reports import review
 
-    analysis = _analysed(contracts[0], {"governing_law": ("Israel", "low", True)})
+    analysis = factories.make_ready_analysis(contracts[0], {"governing_law": ("Israel", "low", True)})
     client.force_login(owner)
     url = reverse("tables:table", args=[workspace.id])
     with CaptureQueriesContext(connection) as first:

@@ -206,13 +206,17 @@ def export_job_start_view(request: HttpRequest, workspace_id, fmt: str) -> HttpR
     return redirect(f"{reverse('tables:table', args=[workspace.id])}?{urlencode(params)}")
 
 
+def _own_export(request: HttpRequest, job_id):
+    try:
+        return export_job_for_user(user=request.user, job_id=job_id)
+    except NotFoundError as error:
+        raise Http404(error.message) from None
+
+
 @login_required
 @require_GET
 def export_job_status_view(request: HttpRequest, job_id) -> JsonResponse:
-    try:
-        job = export_job_for_user(user=request.user, job_id=job_id)
-    except NotFoundError as error:
-        raise Http404(error.message) from None
+    job = _own_export(request, job_id)
     response = JsonResponse(export_status_payload(job))
     response["Cache-Control"] = "no-store"
     return response
@@ -221,10 +225,7 @@ def export_job_status_view(request: HttpRequest, job_id) -> JsonResponse:
 @login_required
 @require_GET
 def export_job_download_view(request: HttpRequest, job_id) -> HttpResponse:
-    try:
-        job = export_job_for_user(user=request.user, job_id=job_id)
-    except NotFoundError as error:
-        raise Http404(error.message) from None
+    job = _own_export(request, job_id)
     if not job.file:
         raise Http404("The export is not ready.")
     response = FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename,
