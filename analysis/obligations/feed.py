@@ -7,9 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from icalendar import Calendar
-
-from analysis.obligations.ics import PRODID, obligation_event
+from analysis.obligations.ics import new_calendar, obligation_event
 from analysis.obligations.model import Obligation
 
 
@@ -23,11 +21,7 @@ class FeedEntry:
 
 def feed_ics(entries: Iterable[FeedEntry], *, name: str, stamp: datetime | None = None) -> bytes:
     stamp = stamp or datetime.now(timezone.utc).replace(microsecond=0)
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", name)
+    calendar = new_calendar(name)
     for entry in entries:
         event = obligation_event(entry.obligation, document_name=entry.document_name,
                                  document_hash=entry.document_hash, stamp=stamp)

@@ -29,15 +29,21 @@ def calendar_ics(obligations: Iterable[Obligation], *, document_name: str, docum
     """The calendar as bytes (CRLF lines, as RFC 5545 asks). `stamp` is every event's DTSTAMP (now, UTC, unless
     given: tests pass one so that the output is byte-stable)."""
     stamp = stamp or datetime.now(timezone.utc).replace(microsecond=0)
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", f"Obligations: {document_name}")
+    calendar = new_calendar(f"Obligations: {document_name}")
     for obligation in obligations:
         calendar.add_component(obligation_event(obligation, document_name=document_name, document_hash=document_hash,
                                                 stamp=stamp))
     return calendar.to_ical()
+
+
+def new_calendar(name: str) -> Calendar:
+    """An empty RFC 5545 calendar named `name` (what a calendar program shows for the subscription)."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", name)
+    return calendar
 
 
 def obligation_event(obligation: Obligation, *, document_name: str, document_hash: str, stamp: datetime) -> Event:

@@ -18,6 +18,7 @@ from webapp.documents.models import Document
 from webapp.pipeline.ingest import document_ingest
 from webapp.pipeline.reading import report_generate
 from webapp.reports.models import Analysis, Finding
+from webapp.tables.models import BatchRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -93,7 +94,8 @@ def test_filter_sort_open_run_a_batch_and_review_in_the_table(page, live_server,
         boxes.nth(n).check()
     page.click("button[value=selected]")
     page.wait_for_selector(".batch-list .batch")
-    assert "queued for 3 documents" in page.inner_text(".messages, body")
+    # The page's "queued for 3 documents" message can be gone already: a fast batch reloads the page when done.
+    assert BatchRun.objects.get(workspace=workspace).analyses.count() == 3
     seen, state = set(), None
     for _ in range(600):
         try:

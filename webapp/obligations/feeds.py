@@ -9,17 +9,13 @@ from analysis.obligations.feed import FeedEntry, feed_ics
 from analysis.obligations.model import Obligation as Found
 from analysis.obligations.model import Passage
 from webapp.obligations.models import Obligation
+from webapp.reports.presenters.document_pane import page_anchor
 from webapp.obligations.selectors import obligations_for_workspace
-
-PAGES_PER_WINDOW = 12  # the report page's document pane shows pages in windows of twelve
 
 
 def passage_url(row: Obligation) -> str:
     """The report page at the page of the obligation's passage."""
-    url = reverse("reports:detail", args=[row.document_id])
-    if row.page:
-        return f"{url}?pages={1 + (row.page - 1) // PAGES_PER_WINDOW * PAGES_PER_WINDOW}#page-{row.page}"
-    return url
+    return reverse("reports:detail", args=[row.document_id]) + page_anchor(row.page)
 
 
 def _found(row: Obligation) -> Found:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Callable
+from typing import Callable, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,6 +23,8 @@ from django.middleware.csrf import get_token
 from django.utils.safestring import SafeString, mark_safe
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Bumped when a template of a cached part changes shape, so a deploy never serves parts drawn by the old one.
 PARTS_VERSION = 2
@@ -39,8 +41,9 @@ def query_value(value: str) -> str:
     return (value or "")[:MAX_QUERY_VALUE_CHARS]
 
 
-def cached_part(key: str, draw: Callable[[], str]) -> str:
-    """The HTML stored under `key`, drawn and stored first when absent."""
+def cached_part(key: str, draw: Callable[[], T]) -> T:
+    """What is stored under `key` (the HTML of a part, or the HTML with what was counted while drawing it), drawn and
+    stored first when absent."""
     try:
         html = cache.get(key)
     except Exception:  # noqa: BLE001 - the cache is an optimisation; its outage must not fail the page

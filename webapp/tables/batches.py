@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -94,10 +93,9 @@ def batch_rerun_failed(*, batch: BatchRun, user) -> int:
     """Queue the batch's playbook again for each document whose analysis in this batch failed (and has not been run
     again since); the count queued."""
     permissions.require(user=user, workspace=batch.workspace, action=Action.ANALYSE)
-    with transaction.atomic():
-        failed = batch.analyses.filter(status=AnalysisStatus.FAILED).select_related("document__workspace")
-        retried = {a.document_id for a in batch.analyses.exclude(status=AnalysisStatus.FAILED)}
-        documents = {a.document_id: a.document for a in failed if a.document_id not in retried}
+    failed = batch.analyses.filter(status=AnalysisStatus.FAILED).select_related("document__workspace")
+    retried = set(batch.analyses.exclude(status=AnalysisStatus.FAILED).values_list("document_id", flat=True))
+    documents = {a.document_id: a.document for a in failed if a.document_id not in retried}
     before = batch.analyses.count()
     _queue(batch, list(documents.values()), user=user)
     return batch.analyses.count() - before

@@ -17,13 +17,13 @@ from django.utils.dateparse import parse_datetime
 
 from webapp.documents.models import Document
 from webapp.reports.models import Analysis, AnalysisStatus, Finding, FirstPassCell, Report
+from webapp.reports.presenters.document_pane import page_anchor
 from webapp.tables.columns import Column
 from webapp.tables.models import BatchRun, TableExport
 from webapp.tables.query import CellFilter, TableQuery, cursor_decode, cursor_encode
 from webapp.workspaces import permissions
 
 PRESENT_SCORE = 0.5  # a first-pass clause counts as present from here (the report page's default filter)
-PAGES_PER_WINDOW = 12  # the report page's document pane (webapp/reports/presenters/document_pane.py)
 
 
 @dataclass(frozen=True)
@@ -175,9 +175,7 @@ def _report_url(url: str, *, analysis_id=None, finding_id=None, page: int | None
     """`url`: the document's report page (reversed once per row, not per cell)."""
     if finding_id is not None:
         return f"{url}?analysis={analysis_id}#finding-{finding_id}"
-    if page:
-        return f"{url}?pages={1 + (page - 1) // PAGES_PER_WINDOW * PAGES_PER_WINDOW}#page-{page}"
-    return url
+    return url + page_anchor(page)
 
 
 def _rows(documents: list[Document], columns: tuple[Column, ...], query: TableQuery) -> tuple[Row, ...]:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.core.cache import cache
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,7 +18,7 @@ from webapp.documents.selectors import document_list
 from webapp.errors import AppError, NotFoundError
 from webapp.reports import review
 from webapp.reports.models import ReviewState
-from webapp.reports.page_cache import part_key
+from webapp.reports.page_cache import cached_part, part_key
 from webapp.reports.playbooks import playbook_choices, playbook_for_workspace
 from webapp.reports.selectors import finding_get
 from webapp.tables import batches
@@ -73,23 +71,18 @@ def _grid(request, workspace, columns, query, can_analyse: bool) -> tuple[SafeSt
     reader = request.user.pk if query.review == "assigned_to_me" else None  # the only filter that depends on who asks
     key = part_key("table", str(workspace.pk), table_data_version(workspace=workspace), tuple(c.key for c in columns),
                    tuple(c.title for c in columns), tuple(sorted(query.as_params().items())), can_analyse, reader)
-    try:
-        stored = cache.get(key)
-    except Exception:  # noqa: BLE001 - the cache is an optimisation; its outage must not fail the page
-        stored = None
-    if stored is None:
+
+    def draw() -> tuple[str, int]:
         page = table_page(user=request.user, workspace=workspace, columns=columns, query=query)
         html = render_to_string("tables/_grid.html", {
             "page": page, "query": query, "headers": _headers(columns, query), "can_analyse": can_analyse,
             "next_url": f"?{urlencode(query.as_params(after=page.next_cursor))}" if page.next_cursor else "",
             "first_url": f"?{urlencode(query.as_params(after=''))}" if query.after else "",
             "colspan": len(columns) + 2})
-        stored = (html, page.total)
-        try:
-            cache.set(key, stored, timeout=settings.QUIRE_FRAGMENT_CACHE_SECONDS)
-        except Exception:  # noqa: BLE001
-            pass
-    return mark_safe(stored[0]), stored[1]  # noqa: S308 - drawn by our template with autoescape on
+        return html, page.total
+
+    html, total = cached_part(key, draw)
+    return mark_safe(html), total  # noqa: S308 - drawn by our template with autoescape on
 
 
 def _headers(columns, query) -> list[dict]:
@@ -139,13 +132,18 @@ def batch_start_view(request: HttpRequest, workspace_id) -> HttpResponse:
     return redirect(f"{reverse('tables:table', args=[workspace.id])}?playbook={batch.playbook_name}")
 
 
+def _back_to_batch(batch) -> HttpResponse:
+    """The table of the batch's playbook, where the batch's bar is."""
+    return redirect(f"{reverse('tables:table', args=[batch.workspace_id])}?playbook={batch.playbook_name}")
+
+
 @login_required
 @require_POST
 def batch_cancel_view(request: HttpRequest, batch_id) -> HttpResponse:
     batch = batch_get(user=request.user, batch_id=batch_id)
     stopped = batches.batch_cancel(batch=batch, user=request.user)
     messages.success(request, f"Asked {stopped} analyses to stop.")
-    return redirect(f"{reverse('tables:table', args=[batch.workspace_id])}?playbook={batch.playbook_name}")
+    return _back_to_batch(batch)
 
 
 @login_required
@@ -154,7 +152,7 @@ def batch_rerun_view(request: HttpRequest, batch_id) -> HttpResponse:
     batch = batch_get(user=request.user, batch_id=batch_id)
     queued = batches.batch_rerun_failed(batch=batch, user=request.user)
     messages.success(request, f"Queued {queued} failed analyses again.")
-    return redirect(f"{reverse('tables:table', args=[batch.workspace_id])}?playbook={batch.playbook_name}")
+    return _back_to_batch(batch)
 
 
 @login_required

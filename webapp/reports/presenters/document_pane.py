@@ -114,6 +114,14 @@ def window_start(requested, total: int) -> int:
     return ((first - 1) // PAGES_PER_WINDOW) * PAGES_PER_WINDOW + 1
 
 
+def page_anchor(page: int | None) -> str:
+    """The query and fragment that open the report page with `page` in its pane and scrolled to ("" for none): the
+    window is the one window_start gives, so the page is drawn. Appended to the report's address."""
+    if not page:
+        return ""
+    return f"?pages={window_start(page, page)}#page-{page}"
+
+
 @dataclass(frozen=True)
 class PaneWindow:
     """Which pages the pane shows, known without reading them (the pane's header and pager)."""
