@@ -6,10 +6,11 @@ Half the documents have a ready contract review (41 findings each, one to two ve
 half only a first pass (a cell per clause category and key term): what is measured is Quire filtering, sorting,
 paging and drawing them, not a model. Users browse: each table request is a random mix of a sort (name or a cell),
 a cell filter (contains / present / risk) and a keyset page reached by following `next`.
-Own PostgreSQL database `quire_bench_table`; gunicorn with 2 processes x 4 threads, as bench/report_page.py.
+Own PostgreSQL database `quire_bench_table`; gunicorn with 2 processes x 4 threads, as bench/report_page.py; drawn
+rows cached in Redis (emptied at the start), as a deployment with Redis has them.
 Measures and never asserts.
 
-    .venv/bin/python bench/table_page.py [--users 20] [--seconds 60] [--think 2] [--write]
+    .venv/bin/python bench/table_page.py [--users 20] [--seconds 60] [--think 2] [--cache redis|locmem] [--write]
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from bench.results_file import append_section  # noqa: E402
 PASSWORD = "table bench password 42"
 PORT = 8797
 DOCUMENTS = 1000
+CACHE_URL = "redis://127.0.0.1:6379/11"  # the deployment's shape: one Redis cache for every web process; emptied first
 
 
-def env_for_stack() -> dict:
+def env_for_stack(cache_url: str = CACHE_URL) -> dict:
     return dict(os.environ, DATABASE_URL="postgres://postgres@127.0.0.1:5432/quire_bench_table",
-                CELERY_BROKER_URL="redis://127.0.0.1:6379/10", QUIRE_CACHE_URL="locmem://", QUIRE_HTTPS="false",
+                CELERY_BROKER_URL="redis://127.0.0.1:6379/10", QUIRE_CACHE_URL=cache_url, QUIRE_HTTPS="false",
                 QUIRE_MANIFEST_STATIC="false", QUIRE_ENGINE="none",
                 QUIRE_VAR_DIR=str(Path(os.environ.get("TMPDIR", "/tmp")) / "quire-table-bench"),
                 LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE="webapp.settings")
@@ -122,6 +124,7 @@ print(min(times), max(times), exported.rows, len(exported.content))
 
 
 def prepare(env: dict) -> tuple[str, int, int, int]:
+    subprocess.run(["redis-cli", "-u", CACHE_URL, "FLUSHDB"], check=True, capture_output=True)
     for sql in ("DROP DATABASE IF EXISTS quire_bench_table", "CREATE DATABASE quire_bench_table"):
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", sql], check=True, capture_output=True)
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
@@ -198,9 +201,12 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think", type=float, default=2.0)
+    parser.add_argument("--cache", choices=("redis", "locmem"), default="redis",
+                        help="where drawn rows are kept: Redis shared by the web processes (a deployment with Redis), "
+                             "or each process's own memory (a deployment without)")
     parser.add_argument("--write", action="store_true", help="append the figures to bench/RESULTS.md")
     args = parser.parse_args()
-    env = env_for_stack()
+    env = env_for_stack(CACHE_URL if args.cache == "redis" else "locmem://")
     workspace, findings, cells, anchors = prepare(env)
     export_min, export_max, export_rows, export_bytes = export_times(env, workspace)
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{PORT}",
@@ -245,11 +251,13 @@ def main() -> int:
 
 def _write(f: dict, args) -> None:
     table_ok = "met" if f["p95_ms"] < 500 else "**not met**"
+    cache = "in Redis, shared by both processes (emptied first)" if args.cache == "redis" else "in each process's memory"
     export_ok = "met" if f["export_max_s"] < 30 else "**not met**"
     append_section(
-        f"The workspace table over {f['documents']:,} documents under {args.users} users (bench/table_page.py)",
-        setup=(f"gunicorn 2 processes x 4 threads, PostgreSQL on the same host, nothing else running. Data made by the "
-               f"script: {f['documents']:,} documents, half with a contract review ({f['findings']:,} findings, "
+        f"The workspace table over {f['documents']:,} documents under {args.users} users, cache {args.cache} "
+        f"(bench/table_page.py)",
+        setup=(f"gunicorn 2 processes x 4 threads, PostgreSQL and Redis on the same host, nothing else running; drawn rows "
+               f"cached {cache}. Data made by the script: {f['documents']:,} documents, half with a contract review ({f['findings']:,} findings, "
                f"{f['anchors']:,} verified quotes), half with first-pass cells only ({f['cells']:,}); 47 columns. Each "
                f"user alternates a table page and /healthz (the floor: one request through every middleware), pausing "
                f"{args.think:g} s on average; a table page is a random sort (name or a cell), often a cell filter, "

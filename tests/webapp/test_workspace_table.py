@@ -111,6 +111,25 @@ def test_the_page_renders_filters_and_links_each_cell_to_its_passage(client, own
     assert f'href="/d/{contracts[0].id}/report/?pages=' in body
 
 
+def test_names_answers_and_errors_a_document_or_model_wrote_reach_the_table_escaped(client, owner, workspace, contracts):
+    """The rows are drawn in Python (webapp/tables/grid.py), not by the autoescaping template: every value from a
+    filename, a model or a run's error must still arrive as text."""
+    hostile = '<img src=x onerror="alert(1)">'
+    Document.objects.filter(pk=contracts[0].pk).update(original_name=f"{hostile}.txt")
+    factories.make_ready_analysis(contracts[1], {"governing_law": (f"Delaware {hostile}", "high", True)})
+    Analysis.objects.create(document=contracts[2], playbook={"name": "contract"}, playbook_name="contract",
+                            playbook_title="Contract review", playbook_version=1, engine="openai", model_id="m",
+                            status=AnalysisStatus.FAILED, error_message=f"engine said {hostile}")
+    client.force_login(owner)
+    body = client.get(reverse("tables:table", args=[workspace.id])).content.decode()
+    assert "<img src=x" not in body
+    escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    assert f"{escaped}.txt</a>" in body  # the name
+    assert f"Delaware {escaped}</a>" in body  # the model's answer
+    assert f'<span class="error run-error">engine said {escaped}</span>' in body  # the failed run's reason
+    assert 'class="small cell-review-open" data-url="/t/cells/' in body and 'risk-high' in body
+
+
 def test_xlsx_and_csv_exports_reopen_with_every_row_cell_and_quote_link(client, owner, workspace, contracts):
     analysis = factories.make_ready_analysis(contracts[0], {"governing_law": ("=HYPERLINK(\"http://evil\")", "medium", True)})
     client.force_login(owner)

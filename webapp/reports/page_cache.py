@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Bumped when a template of a cached part changes shape, so a deploy never serves parts drawn by the old one.
-PARTS_VERSION = 2
+PARTS_VERSION = 3
 CSRF_PLACEHOLDER = "quire-csrf-placeholder-3f9a1c"
 MAX_QUERY_VALUE_CHARS = 200  # a page's query values go into keys; a longer one cannot be a real filter
 

@@ -25,6 +25,7 @@ from webapp.tables import batches
 from webapp.tables.columns import table_columns
 from webapp.tables.export_jobs import DIRECT_EXPORT_ROWS, export_job_for_user, export_job_start, export_status_payload
 from webapp.tables.exports import FORMATS, table_export
+from webapp.tables.grid import grid_rows
 from webapp.tables.query import OPS, REVIEW_FILTERS, RISKS, parse_table_query
 from webapp.tables.selectors import batch_get, batches_for_workspace, export_jobs_for, table_data_version, table_page
 from webapp.workspaces import permissions
@@ -75,7 +76,7 @@ def _grid(request, workspace, columns, query, can_analyse: bool) -> tuple[SafeSt
     def draw() -> tuple[str, int]:
         page = table_page(user=request.user, workspace=workspace, columns=columns, query=query)
         html = render_to_string("tables/_grid.html", {
-            "page": page, "query": query, "headers": _headers(columns, query), "can_analyse": can_analyse,
+            "page": page, "rows": grid_rows(page.rows, can_analyse=can_analyse), "query": query, "headers": _headers(columns, query), "can_analyse": can_analyse,
             "next_url": f"?{urlencode(query.as_params(after=page.next_cursor))}" if page.next_cursor else "",
             "first_url": f"?{urlencode(query.as_params(after=''))}" if query.after else "",
             "colspan": len(columns) + 2})
