@@ -90,6 +90,13 @@ _SUBJECT = re.compile(r"\b(?:agreement|contract|amendment|licen[cs]e|addendum|st
 _NOT_THE_TERM = re.compile(r"\b(?:fiscal\s+year|taxable\s+year|quarter|"
                            r"exclusivity\s+period|contract\s+year|agreement\s+year|(?:representations?|warrant\w+|"
                            r"covenants?|obligations?)\b[^.;]{0,80}\b(?:survive|thereafter))\b", _FLAGS)
+# The agreement's own term, where a sentence gives its length and no start: "The term of this Agreement is twenty-four
+# (24) months", "This Agreement shall remain in force for three years". Not a programme's, a licence's or a phase's.
+_THE_AGREEMENTS_TERM = re.compile(
+    r"^\W*(?:the\s+)?(?:(?:initial|original)\s+)?term\s+of\s+(?:this|the)\s+(?:agreement|contract)\b|"
+    r"^\W*(?:this|the)\s+(?:agreement|contract)\s+(?:(?:shall|will|is\s+to)\s+)?(?:be\s+for|remain|continue|be\s+in\s+"
+    r"(?:full\s+)?(?:force|effect)|be\s+effective|be\s+valid|is\s+for|has\s+a\s+term)\b|"
+    r"^\W*(?:the\s+)?(?:initial\s+)?term\s+(?:shall|will)\s+be\b", _FLAGS)
 _LAST_DAY_OF = re.compile(r"\blast\s+(?:business\s+)?day\s+of\s+(?:the\s+)?(?:calendar\s+)?(?:month|quarter|year)[^.;]{0,60}$",
                           _FLAGS)
 _CUE_CHARS = 120
@@ -199,7 +206,9 @@ class _Reader:
         starts = self.start_anchors(start, end)
         if starts is None:
             return None  # the term starts on a date the document does not give
-        if not named:
+        if not named and not starts and _THE_AGREEMENTS_TERM.search(words):
+            anchor = self.agreement_start()  # "The term of this Agreement is two years.": from when it took effect
+        elif not named:
             anchor = starts[0] if len({a.day for a in starts}) == 1 else None
         elif anchor is not None and any(a.day != anchor.day for a in starts):
             return None  # "commence on the Agreement Date ... three years after the Effective Date": two dates
@@ -248,6 +257,20 @@ class _Reader:
                 return None
             found.append(anchor)
         return found
+
+    def agreement_start(self) -> Anchor | None:
+        """When the agreement took effect, for a term sentence that names no start: the Effective Date where the
+        document dates it; where it defines no Effective Date at all, the agreement's own date in its preamble. An
+        Effective Date defined by an event or by two dates gives nothing."""
+        named = self.anchors.named("effective date")
+        if named is not None:
+            return named
+        if "effective date" in self.anchors.unresolved or self.anchors.agreement is None:
+            return None
+        agreement = self.anchors.agreement
+        start, end = next(((s, e) for s, e in self.sentences if s <= agreement.start and agreement.end <= e),
+                          (agreement.start, agreement.end))  # the preamble's sentence: where a reader checks it
+        return Anchor("the agreement's date (no start named)", agreement.day, start, end)
 
     def anniversary(self, start: int, end: int) -> date | None:
         """ "until the fifth (5th) anniversary of the Effective Date", "the day prior to the second anniversary of

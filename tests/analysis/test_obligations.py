@@ -94,6 +94,24 @@ def test_a_period_with_no_anchor_date_gives_no_obligation():
     assert obligations_of(text) == ()
 
 
+def test_a_term_with_no_start_runs_from_the_agreements_date_and_says_so():
+    text = ("This Reseller Agreement is made and entered into as of June 1, 2004 by Galaxy and Telnet. "
+            "The term of this Agreement is twenty-four (24) months.")
+    (expiry,) = obligations_of(text)
+    assert (expiry.kind, expiry.date) == ("expiry", "2006-06-01")
+    assert "agreement's date (no start named) 2004-06-01 plus 24 months" in expiry.derivation
+    # Both passages a reader checks it in: the term sentence and the preamble that dates the agreement.
+    assert {p.text[:20] for p in expiry.passages} == {"The term of this Agr", "This Reseller Agreem"}
+
+
+def test_a_term_with_no_start_gives_nothing_where_the_effective_date_is_an_event_or_the_term_not_the_agreements():
+    event = ('This Agreement is made as of June 1, 2004. The "Effective Date" means the date on which the Site '
+             "becomes fully operational. The term of this Agreement is two (2) years.")
+    assert by_kind(obligations_of(event)).get("expiry") is None
+    programme = "This Agreement is made as of June 1, 2004. The term of the Development Program shall be five (5) years."
+    assert by_kind(obligations_of(programme)).get("expiry") is None
+
+
 def test_an_anchor_the_contract_does_not_date_gives_no_obligation():
     text = ('This Agreement is effective as of the date of the last signature below (the "Effective Date"). '
             "The term of this Agreement shall be five (5) years from the Effective Date.")
