@@ -5,9 +5,12 @@ package, holds every one with a link to its passage; a wrong, revoked or orphane
 from __future__ import annotations
 
 from datetime import date
+from io import StringIO
 
 import icalendar
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 
 from tests import factories
@@ -99,3 +102,25 @@ def test_the_api_lists_a_workspaces_obligations_for_members_only(client, owner, 
     assert [o["kind"] for o in client.get(url, {"when": "all", "kind": "expiry"}).json()["results"]] == ["expiry"]
     client.force_login(factories.make_user("oscar"))
     assert client.get(url).status_code == 404
+
+
+def test_obligations_refresh_fills_documents_read_before_obligations_were_stored(ability, owner, workspace):
+    """An upgrade leaves documents read by the previous version with no obligations: the command reads them again,
+    leaves those that have some alone unless --all, and keeps to the workspace it is given."""
+    before = sorted(Obligation.objects.filter(document=ability).values_list("kind", "date", "start", "end"))
+    assert before
+    other = factories.make_workspace(owner, name="Elsewhere")
+    Obligation.objects.filter(document=ability).delete()
+    out = StringIO()
+    call_command("obligations_refresh", "--workspace", str(other.id), stdout=out)
+    assert not Obligation.objects.filter(document=ability).exists() and "0 documents read" in out.getvalue()
+    call_command("obligations_refresh", "--workspace", str(workspace.id), stdout=out)
+    assert sorted(Obligation.objects.filter(document=ability).values_list("kind", "date", "start", "end")) == before
+    first_ids = set(Obligation.objects.values_list("pk", flat=True))
+    call_command("obligations_refresh", stdout=out)  # nothing lacks obligations now: nothing is read again
+    assert set(Obligation.objects.values_list("pk", flat=True)) == first_ids
+    call_command("obligations_refresh", "--all", stdout=out)  # --all reads it again: new rows, the same dates
+    assert set(Obligation.objects.values_list("pk", flat=True)).isdisjoint(first_ids)
+    assert sorted(Obligation.objects.filter(document=ability).values_list("kind", "date", "start", "end")) == before
+    with pytest.raises(CommandError, match="Not a workspace id"):
+        call_command("obligations_refresh", "--workspace", "nope")

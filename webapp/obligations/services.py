@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from analysis.obligations import document_obligations
 from analysis.obligations.model import Obligation as Found
+from webapp.documents.ingested import document_as_ingested
 from webapp.obligations.models import CalendarFeed, Obligation
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
@@ -24,6 +26,15 @@ def obligations_store(*, document, obligations: tuple[Found, ...]) -> int:
                    page=o.passage.page, text=o.passage.text, derivation=o.derivation[:300],
                    passages=[p.to_json() for p in o.passages]) for o in obligations])
     return len(obligations)
+
+
+def obligations_refresh(*, document) -> int:
+    """Derive a ready document's obligations again from its stored text and pages and replace the rows: for
+    documents read before obligations were stored, and after the rules change. Reads the first pass again (seconds
+    for a long contract), so it runs from a command, not a page."""
+    found = document_obligations(document_as_ingested(document))
+    with transaction.atomic():
+        return obligations_store(document=document, obligations=found)
 
 
 def token_hash(token: str) -> str:
