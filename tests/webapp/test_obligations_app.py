@@ -54,7 +54,10 @@ def test_the_calendar_lists_upcoming_then_past_and_filters_by_kind(client, owner
 
 def test_a_members_feed_reopens_as_a_calendar_with_every_date_and_a_link_to_its_passage(client, owner, workspace, ability):
     created = feed_create(workspace=workspace, user=owner)
+    assert created.feed.last_used_at is None
     response = client.get(reverse("obligations:feed", args=[created.token]))  # no session: the token is the key
+    created.feed.refresh_from_db()
+    assert created.feed.last_used_at is not None  # the calendar page says when a program last fetched it
     assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
     assert response["Cache-Control"] == "private, no-store"
     calendar = icalendar.Calendar.from_ical(response.content)

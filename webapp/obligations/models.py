@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.db import models
 
@@ -38,3 +40,8 @@ class CalendarFeed(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    @staticmethod
+    def hash_of(token: str) -> str:
+        """What is stored for a token, and looked up when a calendar program fetches the feed."""
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from analysis.obligations.model import KINDS
 from webapp.obligations.models import CalendarFeed, Obligation
-from webapp.obligations.services import token_hash
 from webapp.workspaces import permissions
 
 
@@ -40,7 +39,7 @@ def feed_for_token(token: str) -> CalendarFeed | None:
     if not token or len(token) > 100:
         return None
     feed = (CalendarFeed.objects.select_related("user", "workspace")
-            .filter(token_hash=token_hash(token), revoked_at__isnull=True).first())
+            .filter(token_hash=CalendarFeed.hash_of(token), revoked_at__isnull=True).first())
     if feed is None or not feed.user.is_active or permissions.role_of(user=feed.user, workspace=feed.workspace) is None:
         return None
     return feed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ from django.utils import timezone
 from analysis.obligations import document_obligations
 from analysis.obligations.model import Obligation as Found
 from webapp.documents.ingested import document_as_ingested
+from webapp.obligations.feeds import workspace_ics
 from webapp.obligations.models import CalendarFeed, Obligation
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
@@ -37,10 +37,6 @@ def obligations_refresh(*, document) -> int:
         return obligations_store(document=document, obligations=found)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class NewFeed:
     feed: CalendarFeed
@@ -53,7 +49,14 @@ def feed_create(*, workspace, user) -> NewFeed:
     permissions.require(user=user, workspace=workspace, action=Action.READ)
     CalendarFeed.objects.filter(workspace=workspace, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     token = secrets.token_urlsafe(32)
-    return NewFeed(CalendarFeed.objects.create(workspace=workspace, user=user, token_hash=token_hash(token)), token)
+    return NewFeed(CalendarFeed.objects.create(workspace=workspace, user=user, token_hash=CalendarFeed.hash_of(token)), token)
+
+
+def feed_read(*, feed: CalendarFeed, base_url: str) -> bytes:
+    """The feed's calendar, noting when it was last fetched (the calendar page shows it; a feed never fetched since
+    a member left is one to revoke)."""
+    CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=timezone.now())
+    return workspace_ics(feed=feed, base_url=base_url)
 
 
 def feed_revoke(*, workspace, user) -> int:

@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET, require_POST
 from analysis.obligations.model import KINDS
 from webapp.documents.selectors import document_list
 from webapp.obligations import feeds, services
-from webapp.obligations.models import CalendarFeed
 from webapp.obligations.selectors import feed_active, feed_for_token, obligations_for_workspace
 from webapp.workspaces.selectors import workspace_get
 
@@ -66,8 +65,7 @@ def feed_view(request: HttpRequest, token: str) -> HttpResponse:
     feed = feed_for_token(token)
     if feed is None:
         raise Http404("No such feed.")
-    CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=timezone.now())
-    body = feeds.workspace_ics(feed=feed, base_url=request.build_absolute_uri("/").rstrip("/"))
+    body = services.feed_read(feed=feed, base_url=request.build_absolute_uri("/").rstrip("/"))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="quire-obligations.ics"'
     response["Cache-Control"] = "private, no-store"
