@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Value, When
 
-from webapp.reports.presenters.document_pane import PAGES_PER_WINDOW
+from webapp.reports.presenters.document_pane import window_start
 from webapp.reports.presenters.first_pass import Passage, passage
 from webapp.reports.models import Analysis, Anchor
 
@@ -30,7 +30,7 @@ class QuoteRow:
     def window(self) -> int:
         """The first page of the document pane's window that holds this passage."""
         first = self.passage.pages[0] if self.passage and self.passage.pages else 1
-        return ((first - 1) // PAGES_PER_WINDOW) * PAGES_PER_WINDOW + 1
+        return window_start(first, first)
 
     @property
     def why(self) -> str:
