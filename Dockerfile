@@ -67,4 +67,4 @@ RUN SECRET_KEY=collectstatic-only QUIRE_VAR_DIR=/tmp/quire-build \
 USER quire
 EXPOSE 8000
 
-CMD ["gunicorn", "webapp.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--timeout", "600", "--access-logfile", "-"]
+CMD ["gunicorn", "webapp.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--timeout", "600", "--access-logfile", "-", "--logger-class", "webapp.logs.GunicornLogger"]

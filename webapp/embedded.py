@@ -127,7 +127,9 @@ def main() -> int:
     celery = [python, "-m", "celery", "-A", "webapp", "worker", "--loglevel", "INFO"]
     commands = {
         "web": [python, "-m", "gunicorn", "webapp.wsgi", "--bind", f"{host}:{port}", "--workers", "2",
-                "--threads", "4", "--timeout", "600", "--access-logfile", "-"],
+                "--threads", "4", "--timeout", "600", "--access-logfile", "-",
+                # Tokens (invitation, password reset, feeds) out of the access log (webapp/logs.py).
+                "--logger-class", "webapp.logs.GunicornLogger"],
         "worker": celery + ["-Q", "default", "--concurrency", "2", "-n", "default@%h"],
         "engine": celery + ["-Q", "engine", "--concurrency", "1", "-n", "engine@%h"],
         # The periodic stuck-work check (documents_recover_stuck).

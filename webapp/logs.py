@@ -2,6 +2,9 @@
 
 A request id comes from the proxy's X-Request-ID when it looks like one, otherwise it is made here; it
 is sent back in the response so a user's report of a failure can be matched to the log lines.
+
+No log line may carry a credential: invitation, password-reset and calendar-feed tokens live in URLs, so
+redact_secrets takes them out of every line Quire (RedactSecretsFilter) and gunicorn (GunicornLogger) write.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import json
 import logging
 import re
 import uuid
+
+from gunicorn import glogging
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("quire_request_id", default="")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -69,3 +74,61 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+# --- Tokens out of logs ---------------------------------------------------------------------------------------
+
+REDACTED = "[redacted]"
+# A path separator, also percent-encoded (a token inside ?next=%2Finvites%2F...), and one path segment.
+_SEP = r"(?:/|%2[Ff])"
+_SEGMENT = r"[^/?#&;\s\"'%]+"
+_END = r"(?=[/?#&;\s\"'%]|$)"
+_SECRETS = (
+    # /invites/<token>/ (workspace invitations)
+    re.compile(rf"(?P<keep>{_SEP}invites{_SEP}){_SEGMENT}"),
+    # /feeds/<token>.ics (calendar feeds): the suffix stays, so the line still says what was asked for
+    re.compile(rf"(?P<keep>{_SEP}feeds{_SEP})[^/?#&;\s\"'%]+?(?=(?:\.ics)?{_END})"),
+    # Django's /reset/<uidb64>/<token>/; its token-free second step, /reset/<uidb64>/set-password/, stays
+    re.compile(rf"(?P<keep>{_SEP}reset{_SEP}{_SEGMENT}{_SEP})(?!set-password{_END}){_SEGMENT}"),
+    # django-allauth's /password/reset/key/<uidb36>-<key>/ and /confirm-email/<key>/
+    re.compile(rf"(?P<keep>{_SEP}(?:key|confirm-email){_SEP}){_SEGMENT}"),
+    # A query parameter that carries a credential (?token=, ?key=, an OpenID Connect callback's ?code=&state=),
+    # also inside an encoded ?next=
+    re.compile(r"(?P<keep>(?:[?&;]|%3[Ff]|%26)(?:[\w.-]*(?:token|key|secret|password|signature)|code|state|sig|otp)"
+               r"(?:=|%3[Dd]))(?:(?!%26)[^&#;\s\"'])+", re.IGNORECASE),
+)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` (a URL, a request line, a whole log line) with every token Quire puts in a URL replaced by
+    [redacted]; the rest of the line stays as it was."""
+    for pattern in _SECRETS:
+        text = pattern.sub(lambda match: match.group("keep") + REDACTED, text)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    """On a handler or logger: rewrites a record's message through redact_secrets before anything formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logging's to report, not ours
+            return True
+        redacted = redact_secrets(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_REDACT = RedactSecretsFilter()
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger with tokens taken out of its access and error lines, whatever access_log_format says
+    (request line, referer, headers). Every gunicorn command of Quire names it: --logger-class webapp.logs.GunicornLogger."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)  # also on a configuration reload; addFilter does not add the same filter twice
+        self.error_log.addFilter(_REDACT)
+        self.access_log.addFilter(_REDACT)

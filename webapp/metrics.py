@@ -6,14 +6,18 @@
   signals (a worker process has no HTTP port of its own to scrape);
 - with QUIRE_ENGINE=openai pointing at our `engine serve`: its tokens, seconds and KV-cache bytes.
 
-Guarded by QUIRE_METRICS_TOKEN when set (send it as a bearer token); open on a private network otherwise.
+The counts span every workspace, so they are never public: with QUIRE_METRICS_TOKEN set, a scraper sends it
+as a bearer token, from wherever; without one, only a direct connection from an address in QUIRE_METRICS_ALLOW
+(loopback by default) is answered. Everyone else gets 401 or 403 and no number.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import time
+from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import Count
@@ -125,6 +129,29 @@ def _engine_metrics():
         yield gauge
 
 
+# Headers a proxy adds: a request carrying one was relayed, so its peer address (the proxy, often 127.0.0.1)
+# says nothing about who asked. Their values are never read, only their presence: anyone may send them.
+_PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host", "X-Forwarded-Proto")
+
+
+@lru_cache(maxsize=8)
+def _networks(allowed: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in allowed)
+
+
+def _address_allowed(request: HttpRequest) -> bool:
+    """REMOTE_ADDR (the connection's peer, never a header) is in QUIRE_METRICS_ALLOW, and no proxy relayed it."""
+    if any(name in request.headers for name in _PROXY_HEADERS):
+        return False
+    try:
+        peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
+        peer = peer.ipv4_mapped  # ::ffff:127.0.0.1 from a dual-stack socket
+    return any(peer in network for network in _networks(tuple(settings.QUIRE_METRICS_ALLOW)))
+
+
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -134,6 +161,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), token.encode()):
             return HttpResponse("metrics need the token\n", status=401, content_type="text/plain")
+    elif not _address_allowed(request):
+        return HttpResponse("metrics are answered only to QUIRE_METRICS_ALLOW or with QUIRE_METRICS_TOKEN\n",
+                            status=403, content_type="text/plain")
     registry = CollectorRegistry()
     registry.register(_Collector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

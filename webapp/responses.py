@@ -7,12 +7,16 @@ from collections.abc import Iterable
 
 from django.http import FileResponse, StreamingHttpResponse
 
+# A document's bytes (the original, its page images) are kept by no cache, shared or the browser's own disk.
+PRIVATE_NO_STORE = "private, no-store"
+
 
 def original_download_response(handle, *, filename: str) -> FileResponse:
     """An uploaded original, always as a download: an uploaded HTML file must never run in our origin."""
     response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/octet-stream")
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = PRIVATE_NO_STORE
     return response
 
 

@@ -7,6 +7,7 @@ chooses values for the processes it starts).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -130,6 +131,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # After messages (it may leave one) and before any view or CSRF check reads an upload's files.
+    "webapp.documents.upload_limits.UploadFileCountMiddleware",
     "webapp.audit.context.AuditOriginMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
@@ -167,6 +170,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+
+
+def _sqlite_file_private(name: str) -> None:
+    """The database file made 0600 before Django first connects (sqlite3 would make it 0644 under the usual umask),
+    like the secret key; SQLite gives its -wal, -shm and -journal files the database file's mode. A file an earlier
+    release left readable by others is closed too, where this process may change it."""
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:  # there already, or not ours to create: SQLite says so itself when it connects
+        pass
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        try:
+            mode = os.stat(file).st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(file, mode & 0o700)
+        except OSError:
+            pass
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    _sqlite_file_private(str(DATABASES["default"]["NAME"]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -346,11 +374,15 @@ QUIRE_ANALYSIS_MAX_TOKENS = env_int("QUIRE_ANALYSIS_MAX_TOKENS", 8192)
 
 # --- Security: login lockout, content security policy ---------------------------------------
 # django-axes: after AXES_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
-# refused for the cool-off period (the answer is 429 and says when to try again).
+# refused for the cool-off period; after QUIRE_LOGIN_ADDRESS_FAILURE_LIMIT from one address, whatever the
+# usernames, every log-in from that address is (webapp/accounts/lockout.py). The answer is 429 with Retry-After.
 AXES_FAILURE_LIMIT = env_int("QUIRE_LOGIN_FAILURE_LIMIT", 5)
+QUIRE_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("QUIRE_LOGIN_ADDRESS_FAILURE_LIMIT", 20)
 AXES_COOLOFF_TIME = env_int("QUIRE_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], ["ip_address"]]
+AXES_HANDLER = "webapp.accounts.lockout.AddressLimitHandler"
+AXES_LOCKOUT_CALLABLE = "webapp.accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True  # that username at that address only (the handler keeps the address's count)
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_VERBOSE = False
@@ -370,8 +402,22 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Prometheus at /metrics; with a token set, scrapers must send it as a bearer token.
+def env_networks(name: str, default: str) -> list[str]:
+    """Comma-separated addresses or CIDR networks; a malformed one stops start-up with the variable's name."""
+    items = env_list(name, default)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an address or a network, like 10.0.0.0/8.") from None
+    return items
+
+
+# Prometheus at /metrics counts every workspace's documents, so it is never open: with a token set, scrapers send
+# it as a bearer token (from any address); without one, only a direct connection (no proxy's headers) from an
+# address in QUIRE_METRICS_ALLOW is answered, REMOTE_ADDR alone deciding.
 QUIRE_METRICS_TOKEN = env_str("QUIRE_METRICS_TOKEN", "")
+QUIRE_METRICS_ALLOW = env_networks("QUIRE_METRICS_ALLOW", "127.0.0.1/32,::1/128")
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -384,7 +430,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "webapp.api.parsers.BoundedJSONParser",  # DRF's, refusing nesting past 64 levels with a 400
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -411,7 +457,8 @@ QUIRE_LOG_FORMAT = env_str("QUIRE_LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "webapp.logs.ContextFilter"}},
+    # redact: no invitation, password-reset or feed token reaches a log line (the URLs Django logs on a 4xx or 5xx).
+    "filters": {"context": {"()": "webapp.logs.ContextFilter"}, "redact": {"()": "webapp.logs.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "webapp.logs.JsonFormatter"},
@@ -420,7 +467,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain" if QUIRE_LOG_FORMAT == "plain" else "json",
-            "filters": ["context"],
+            "filters": ["context", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

@@ -1,5 +1,5 @@
 """Page images of PDF documents for the report page: rendered once with PDFium, kept on local disk, served only to
-members with caching headers (the bytes of a page never change, so a browser may keep them).
+members, with an ETag but `Cache-Control: private, no-store` (a page is the document's content: no cache keeps it).
 
 Rendering happens in the web process on first view of a page; one page at a reading width takes tens of
 milliseconds. The cache is per document and page, outside the media storage, and safe to delete at any time.

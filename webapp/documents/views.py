@@ -14,7 +14,7 @@ from webapp.documents.page_images import page_image, page_image_check, page_imag
 from webapp.errors import NotFoundError
 from webapp.documents.uploads import oversized_names
 from webapp.pipeline.restart import document_password_submit, document_retry
-from webapp.responses import original_download_response
+from webapp.responses import PRIVATE_NO_STORE, original_download_response
 from webapp.workspaces import permissions
 from webapp.workspaces.permissions import Action
 from webapp.workspaces.selectors import workspace_get
@@ -100,8 +100,8 @@ def document_file_view(request: HttpRequest, document_id) -> FileResponse:
 @require_GET
 def document_page_image_view(request: HttpRequest, document_id, number: int) -> HttpResponse:
     document = selectors.document_get(user=request.user, document_id=document_id)
-    headers = {"Cache-Control": "private, max-age=604800, immutable",
-               "ETag": page_image_etag(document=document, number=number)}
+    # Kept by no cache, as the original is; the ETag still lets a client that kept one anyway revalidate.
+    headers = {"Cache-Control": PRIVATE_NO_STORE, "ETag": page_image_etag(document=document, number=number)}
     try:
         page_image_check(document=document, number=number)
         if headers["ETag"] in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:

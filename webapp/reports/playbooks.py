@@ -17,6 +17,7 @@ from analysis import playbooks as builtin
 from analysis.playbooks import Playbook, PlaybookError
 from webapp.audit.models import AuditAction
 from webapp.audit.services import audit_record
+from webapp.json_input import JsonTooDeepError, json_loads
 from webapp.reports.models import WorkspacePlaybook
 from webapp.workspaces import permissions
 from webapp.workspaces.models import Workspace
@@ -65,9 +66,11 @@ def playbook_save(*, workspace: Workspace, user, name: str, definition_json: str
     if len(definition_json.encode()) > MAX_DEFINITION_BYTES:
         raise PlaybookError(f"A playbook is at most {MAX_DEFINITION_BYTES // 1000} KB of JSON.")
     try:
-        data = json.loads(definition_json)
+        data = json_loads(definition_json)
     except json.JSONDecodeError as error:
         raise PlaybookError(f"The playbook is not valid JSON ({error.msg}, line {error.lineno}).") from None
+    except JsonTooDeepError as error:
+        raise PlaybookError(f"The playbook's JSON is nested deeper than {error.limit} levels.") from None
     if not isinstance(data, dict):
         raise PlaybookError("A playbook must be a JSON object.")
     checked = builtin.from_dict({**data, "name": name, "version": 1})

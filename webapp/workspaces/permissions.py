@@ -38,6 +38,14 @@ def role_allows(role: str | None, action: Action) -> bool:
     return role is not None and action in _ROLE_ACTIONS.get(role, frozenset())
 
 
+def refusal_message(role: str, action: Action) -> str:
+    """Who may do `action`, and what the member is: the 403's message on pages and in the API alike."""
+    allowed = [f"{r}s" for r in Role.values if role_allows(r, action)]  # least role first: viewers, editors, owners
+    who = " and ".join([", ".join(allowed[:-1]), allowed[-1]] if len(allowed) > 1 else allowed) or "nobody"
+    article = "an" if role[:1] in "aeiou" else "a"
+    return f"{who.capitalize()} may do this; you are {article} {role}."
+
+
 def role_of(*, user, workspace: Workspace) -> str | None:
     if not user.is_authenticated:
         return None
@@ -72,5 +80,5 @@ def require(*, user, workspace: Workspace, action: Action) -> str:
     if role is None:
         raise Http404("No such workspace.")
     if not role_allows(role, action):
-        raise PermissionDenied(f"Your role ({role}) does not allow this.")
+        raise PermissionDenied(refusal_message(role, action))
     return role

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
@@ -138,7 +139,7 @@ def member_remove(*, workspace: Workspace, actor, membership_id: int) -> None:
     permissions.require(user=actor, workspace=workspace, action=Action.MANAGE_MEMBERS)
     membership = Membership.objects.select_for_update().filter(workspace=workspace, pk=membership_id).first()
     if membership is None:
-        raise ValidationError("No such member.")
+        raise Http404("No such member.")  # another workspace's membership id: 404 like any foreign object
     _ensure_an_owner_remains(workspace, membership)
     audit_record(action=AuditAction.MEMBER_REMOVE, actor=actor, workspace=workspace, target=membership,
                  target_label=membership.user.email, role=membership.role)
@@ -152,7 +153,7 @@ def member_role_change(*, workspace: Workspace, actor, membership_id: int, role:
         raise ValidationError("Unknown role.")
     membership = Membership.objects.select_for_update().filter(workspace=workspace, pk=membership_id).first()
     if membership is None:
-        raise ValidationError("No such member.")
+        raise Http404("No such member.")  # another workspace's membership id: 404 like any foreign object
     if role != Role.OWNER:
         _ensure_an_owner_remains(workspace, membership)
     previous = membership.role

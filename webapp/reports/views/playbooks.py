@@ -42,19 +42,21 @@ def playbook_edit_view(request: HttpRequest, workspace_id, name: str) -> HttpRes
     if name not in {c.name for c in playbooks.playbook_choices(workspace=workspace)}:
         raise Http404("No such playbook.")
     definition = playbooks.playbook_definition_json(workspace=workspace, name=name)
+    status = 200
     if request.method == "POST":
         definition = request.POST.get("definition", "")
         try:
             saved = playbooks.playbook_save(workspace=workspace, user=request.user, name=name, definition_json=definition)
         except PlaybookError as error:
             messages.error(request, error.message)
+            status = 400  # refused: the editor again, with the reason and what was typed
         else:
             messages.success(request, f"Saved “{saved.definition['title']}” (version {saved.version}).")
             return redirect("reports:playbook_edit", workspace_id=workspace.id, name=name)
     return render(request, "reports/playbook_edit.html", {
         "workspace": workspace, "name": name, "definition": definition,
         "choice": next(c for c in playbooks.playbook_choices(workspace=workspace) if c.name == name),
-        "can_edit": permissions.role_allows(role, Action.ANALYSE)})
+        "can_edit": permissions.role_allows(role, Action.ANALYSE)}, status=status)
 
 
 @login_required
