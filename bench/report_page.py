@@ -25,14 +25,13 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.live_stack import gunicorn_stack, signed_in_client  # noqa: E402
 from bench.load_test import percentile  # noqa: E402
 
 CERES = ROOT.parent / "shared" / "corpus" / "contracts_cuad" / "CERES,INC_01_25_2012-EX-10.20-Collaboration Agreement.PDF"
@@ -100,17 +99,6 @@ def prepare(env: dict) -> tuple[str, int, int]:
     return out[-3], int(out[-2]), int(out[-1])
 
 
-@contextmanager
-def signed_in_client():
-    base = f"http://127.0.0.1:{PORT}"
-    with httpx.Client(base_url=base, timeout=60) as client:
-        client.get("/accounts/login/")
-        client.post("/accounts/login/", data={"username": "reader", "password": PASSWORD,
-                                              "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-                    headers={"Referer": f"{base}/accounts/login/"})
-        yield client
-
-
 def user_loop(path: str, samples: dict, errors: list, stop: threading.Event, lock: threading.Lock,
               think: float = 0.0, seed: int = 0, ready: threading.Barrier | None = None, browse: bool = False) -> None:
     """One reader: the report page, then /healthz, in turn; between requests a pause of `think` seconds on average
@@ -121,7 +109,7 @@ def user_loop(path: str, samples: dict, errors: list, stop: threading.Event, loc
     import random
 
     rng = random.Random(seed)
-    with signed_in_client() as client:
+    with signed_in_client(f"http://127.0.0.1:{PORT}", "reader", PASSWORD, timeout=60) as client:
         if ready is not None:
             ready.wait()
             stop.wait(rng.uniform(0, think))  # readers arrive spread over one pause, not in lockstep
@@ -153,7 +141,7 @@ def cold_renders(path: str, count: int = 15) -> list[float]:
 
     cache = redis.Redis.from_url(CACHE_URL)
     times = []
-    with signed_in_client() as client:
+    with signed_in_client(f"http://127.0.0.1:{PORT}", "reader", PASSWORD, timeout=60) as client:
         client.get(path)  # both processes' code and connections warm
         client.get(path)
         for _ in range(count):
@@ -188,22 +176,10 @@ def main() -> int:
     args = parser.parse_args()
     env = env_for_stack()
     document_id, pages, anchors = prepare(env)
-    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{PORT}",
-                            "--workers", "2", "--threads", "4", "--timeout", "120"], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+    with gunicorn_stack(env, PORT):
         path = f"/d/{document_id}/report/"
         cold = cold_renders(path)
         runs = {"same": load_run(path, args, browse=False), "browse": load_run(path, args, browse=True)}
-    finally:
-        web.terminate()
-        web.wait(timeout=30)
     figures = {"users": args.users, "seconds": args.seconds, "think": args.think, "pages": pages, "findings": FINDINGS,
                "anchors": anchors, "cold_p50_ms": 1000 * percentile(cold, 50), "cold_max_ms": 1000 * max(cold)}
     for name, (samples, errors) in runs.items():

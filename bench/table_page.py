@@ -29,6 +29,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.live_stack import gunicorn_stack, signed_in_client  # noqa: E402
 from bench.load_test import percentile  # noqa: E402
 from bench.results_file import append_section  # noqa: E402
 
@@ -161,11 +162,7 @@ def user_loop(workspace: str, samples: dict, errors: list, stop: threading.Event
               seed: int, ready: threading.Barrier) -> None:
     rng = random.Random(seed)
     base = f"http://127.0.0.1:{PORT}"
-    with httpx.Client(base_url=base, timeout=120) as client:
-        client.get("/accounts/login/")
-        client.post("/accounts/login/", data={"username": "reader", "password": PASSWORD,
-                                              "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-                    headers={"Referer": f"{base}/accounts/login/"})
+    with signed_in_client(base, "reader", PASSWORD) as client:
         ready.wait()
         stop.wait(rng.uniform(0, think))
         turn, next_url = 0, ""
@@ -209,17 +206,8 @@ def main() -> int:
     env = env_for_stack(CACHE_URL if args.cache == "redis" else "locmem://")
     workspace, findings, cells, anchors = prepare(env)
     export_min, export_max, export_rows, export_bytes = export_times(env, workspace)
-    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{PORT}",
-                            "--workers", "2", "--threads", "4", "--timeout", "120"], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples, errors, lock, stop = {}, [], threading.Lock(), threading.Event()
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+    with gunicorn_stack(env, PORT):
         ready = threading.Barrier(args.users + 1)
         threads = [threading.Thread(target=user_loop, args=(workspace, samples, errors, stop, lock, args.think, n, ready))
                    for n in range(args.users)]
@@ -230,9 +218,6 @@ def main() -> int:
         stop.set()
         for thread in threads:
             thread.join()
-    finally:
-        web.terminate()
-        web.wait(timeout=30)
     table, floor = samples["table"], samples["healthz"]
     f = {"documents": DOCUMENTS, "findings": findings, "cells": cells, "anchors": anchors, "requests": len(table),
          "errors": len(errors), "p50_ms": 1000 * percentile(table, 50), "p95_ms": 1000 * percentile(table, 95),
