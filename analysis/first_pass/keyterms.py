@@ -46,7 +46,8 @@ _MONTHS = {name: number for number, names in enumerate((
 _MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _MONTH = rf"(?P<month>{_MONTH_NAMES})\.?"
 MONTH_NAME = rf"(?:{_MONTH_NAMES})\.?"  # the same, without a group, for patterns elsewhere (match case-blind)
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+# "1st", and the ordinal a PDF's text layer split in two ("1s t day of June", "March 7t h"), common in CUAD's filings.
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|s\s?t|n\s?d|r\s?d|t\s?h)?"
 _DAY_WORD = r"(?P<day_word>" + "|".join(sorted(ORDINAL_WORDS, key=len, reverse=True)) + r")"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 
@@ -61,6 +62,8 @@ _DATE_PATTERNS = tuple(re.compile(pattern, re.IGNORECASE) for pattern in (
     r"\b(?P<iso_year>(?:19|20)\d\d)-(?P<iso_month>[01]\d)-(?P<iso_day>[0-3]\d)\b",
     # 10/01/2019 (month first, as in the US filings CUAD comes from; a day above 12 swaps them)
     r"(?<![\d/])(?P<first>[01]?\d|[23]\d)/(?P<second>[0-3]?\d)/(?P<slash_year>(?:19|20)\d\d)(?![\d/])",
+    # 12-23-2019 (month first, as the slashed form)
+    r"(?<![\d-])(?P<dash_first>[01]?\d|[23]\d)-(?P<dash_second>[0-3]?\d)-(?P<dash_year>(?:19|20)\d\d)(?![\d-])",
     # December 2019 (a month alone: normalised to YYYY-MM)
     rf"\b{_MONTH}\s+{_YEAR}\b",
 ))
@@ -71,10 +74,12 @@ def _date_value(match: re.Match) -> str | None:
     try:
         if "iso_year" in groups:
             return date(int(groups["iso_year"]), int(groups["iso_month"]), int(groups["iso_day"])).isoformat()
-        if "slash_year" in groups:
-            first, second = int(groups["first"]), int(groups["second"])
+        if "slash_year" in groups or "dash_year" in groups:
+            dashed = "dash_year" in groups
+            first = int(groups["dash_first" if dashed else "first"])
+            second = int(groups["dash_second" if dashed else "second"])
             month, day = (first, second) if first <= 12 else (second, first)
-            return date(int(groups["slash_year"]), month, day).isoformat()
+            return date(int(groups["dash_year" if dashed else "slash_year"]), month, day).isoformat()
         month = _MONTHS[groups["month"].lower().rstrip(".")]
         year = int(groups["year"])
         if "day_word" in groups:

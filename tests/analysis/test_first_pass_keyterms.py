@@ -35,6 +35,14 @@ def test_effective_date_written_with_an_ordinal_day(corpus):
     assert ("1st day of April, 2007", "2007-04-01") in dates
 
 
+def test_an_ordinal_the_pdf_text_split_in_two_and_a_dashed_date_are_still_dates():
+    # As CUAD's text layers have them: "1s t day of June, 2004" (ASIANDRAGON), "March 7t h, 2018", "12-23-2019".
+    text = ("made as of the 1s t day of June, 2004; the Hosting Agreement dated March 7t h, 2018; "
+            "entered into as of 12-23-2019; the 2n d day of May 2001; not 123-12-2019, nor 12-40-2019.")
+    assert terms_of(text, TermKind.DATE) == [("1s t day of June, 2004", "2004-06-01"), ("March 7t h, 2018", "2018-03-07"),
+                                            ("12-23-2019", "2019-12-23"), ("2n d day of May 2001", "2001-05-02")]
+
+
 def test_notice_periods_in_words_and_figures(corpus):
     text = read(corpus, CERES)
     at = text.index("be exercised by written notice within thirty (30) days")
