@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "webapp.obligations",
     "webapp.audit",
     "webapp.api",
+    "webapp.backups",
     "rest_framework",
     "drf_spectacular",
     "axes",
