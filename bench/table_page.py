@@ -50,6 +50,7 @@ def env_for_stack(cache_url: str = CACHE_URL) -> dict:
 SETUP = r"""
 import random, time
 from django.contrib.auth import get_user_model
+from webapp.accounts.services import account_email_confirm
 from django.core.files.base import ContentFile
 from analysis.first_pass.cells import PARTIES, TERM_KINDS, clause_column, term_column
 from analysis.playbooks import load
@@ -58,6 +59,7 @@ from webapp.documents.models import Document
 from webapp.reports.models import Analysis, Anchor, Finding, FirstPassCell, Report
 random.seed(0)
 user = get_user_model().objects.create_user("reader", "reader@example.com", PASSWORD)
+account_email_confirm(user=user)  # as if the reader had followed the emailed link
 workspace = factories.make_workspace(user, name="Bench")
 items = load("contract").items
 laws = ["Delaware", "New York", "California", "England and Wales", "Texas", "Israel"]

@@ -40,7 +40,7 @@ def main() -> int:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(60_000)
         page.goto(f"{args.url}/accounts/login/")
-        page.fill("#id_username", "demo")
+        page.fill("#id_login", "demo")
         page.fill("#id_password", password)
         page.click("button[type=submit]")
         page.wait_for_load_state()

@@ -34,7 +34,7 @@ def main(base: str, username: str, password: str, path: str) -> int:
         return opener.open(request)
 
     opener.open(f"{base}/accounts/login/").read()
-    form = f"username={username}&password={password}&csrfmiddlewaretoken={csrf()}".encode()
+    form = f"login={username}&password={password}&csrfmiddlewaretoken={csrf()}".encode()
     home = post(f"{base}/accounts/login/", form, "application/x-www-form-urlencoded").read().decode()
     workspace = re.search(r'href="/w/([0-9a-f-]{36})/"', home)
     if not workspace:

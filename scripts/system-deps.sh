@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives: headless Chromium for the browser tests,
-# Tesseract for OCR of scanned pages, poppler-utils (pdftotext) as the benchmark's peer, Pango for PDF exports.
+# Tesseract for OCR of scanned pages, poppler-utils (pdftotext) as the benchmark's peer, Pango for PDF exports,
+# Node.js for the OpenID Connect provider the single sign-on tests start.
 # Does nothing when they are already there; says what to do when it cannot install them itself.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+# The single sign-on browser tests start a real OpenID Connect provider on Node.js 20 or later (tests/oidc/).
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 # WeasyPrint (PDF exports) draws text with Pango.
 ldconfig -p 2>/dev/null | grep -q "libpango-1.0.so" || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 [ ${#missing[@]} -eq 0 ] && exit 0

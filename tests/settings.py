@@ -20,6 +20,9 @@ from webapp.settings import *  # noqa: E402,F403
 # Fast hashing: tests create many users; nothing here protects real passwords.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# django-allauth counts requests per address in the cache, which outlives each test (Redis): its limits would couple
+# tests that log in from 127.0.0.1. The lockout that matters, django-axes', counts in the database and is tested.
+ACCOUNT_RATE_LIMITS = False
 # Serve static files straight from static/ (no collectstatic in tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -119,6 +120,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "axes",
+    # Accounts (webapp/accounts/): django-allauth's local accounts, OpenID Connect sign-in and TOTP.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +137,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "webapp.accounts.middleware.SsoOnlyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # After messages (it may leave one) and before any view or CSRF check reads an upload's files.
@@ -153,6 +162,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "webapp.reports.context_processors.engine_banner",
+                "webapp.accounts.context_processors.sign_in",
             ],
         },
     },
@@ -204,11 +214,82 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# django-axes first: it refuses a locked-out username/address before any password is checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-LOGIN_URL = "login"
+# django-axes first: it refuses a locked-out username/address before any password is checked. Django's own backend
+# stays (sessions made before django-allauth name it); allauth's adds log-in by email address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "workspaces:list"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# --- Accounts: django-allauth (webapp/accounts/) --------------------------------------------
+# Log in with a username or an email address; one account per address (invitations are matched by it), verified
+# by an emailed link before the account can log in at all. Sign-up and password reset answer alike whether or not an
+# address has an account: allauth mails the address instead ("you already have an account", "no account here").
+ACCOUNT_ADAPTER = "webapp.accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"login": "webapp.accounts.forms.LoginForm"}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # a mail scanner following the link must not confirm it
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_CHANGE_EMAIL = True  # one address per account: a new one replaces it once verified
+ACCOUNT_SESSION_REMEMBER = True  # as before: the session lasts SESSION_COOKIE_AGE, no "remember me" box
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Quire] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
+# django-axes alone counts failed log-ins (webapp/accounts/lockout.py); allauth's own counter would answer differently.
+ACCOUNT_RATE_LIMITS = {"login_failed": False}
+
+# OpenID Connect single sign-on, one provider per deployment, configured here (no database row): only when an issuer
+# is set. Users are matched by a VERIFIED email address (webapp/accounts/adapters.py refuses the rest); the redirect
+# URI to register with the provider is https://HOST/accounts/oidc/sso/login/callback/.
+QUIRE_OIDC_ISSUER = env_str("QUIRE_OIDC_ISSUER", "").rstrip("/")
+QUIRE_OIDC_CLIENT_ID = env_str("QUIRE_OIDC_CLIENT_ID", "")
+QUIRE_OIDC_CLIENT_SECRET = env_str("QUIRE_OIDC_CLIENT_SECRET", "")
+QUIRE_OIDC_NAME = env_str("QUIRE_OIDC_NAME", "Single sign-on")
+# SSO only: no local sign-up, password log-in, reset or change (webapp/accounts/middleware.py); API tokens still work.
+QUIRE_SSO_ONLY = env_bool("QUIRE_SSO_ONLY", False)
+if QUIRE_OIDC_ISSUER and not QUIRE_OIDC_ISSUER.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"QUIRE_OIDC_ISSUER must be the provider's URL, like https://id.example.com: "
+                               f"{QUIRE_OIDC_ISSUER!r}")
+if QUIRE_OIDC_ISSUER and not QUIRE_OIDC_CLIENT_ID:
+    raise ImproperlyConfigured("QUIRE_OIDC_ISSUER is set but QUIRE_OIDC_CLIENT_ID is not.")
+if QUIRE_SSO_ONLY and not QUIRE_OIDC_ISSUER:
+    raise ImproperlyConfigured("QUIRE_SSO_ONLY=true needs QUIRE_OIDC_ISSUER: nobody could log in.")
+OIDC_PROVIDER_ID = "sso"  # in the callback URL: changing it breaks every registration with a provider
+
+
+def oidc_providers(*, issuer: str, client_id: str, secret: str, name: str) -> dict:
+    """SOCIALACCOUNT_PROVIDERS for one OpenID Connect provider, or none without an issuer."""
+    apps = [{"provider_id": OIDC_PROVIDER_ID, "name": name, "client_id": client_id, "secret": secret,
+             "settings": {"server_url": issuer, "fetch_userinfo": True}}] if issuer else []
+    return {"openid_connect": {"APPS": apps, "OAUTH_PKCE_ENABLED": True, "SCOPE": ["openid", "profile", "email"]}}
+
+
+def oidc_form_action(issuer: str) -> list[str]:
+    """The provider's origin for the policy's form-action: the sign-in button's post is redirected there."""
+    parts = urlsplit(issuer)
+    return [f"{parts.scheme}://{parts.netloc}"] if issuer else []
+
+
+SOCIALACCOUNT_PROVIDERS = oidc_providers(issuer=QUIRE_OIDC_ISSUER, client_id=QUIRE_OIDC_CLIENT_ID,
+                                         secret=QUIRE_OIDC_CLIENT_SECRET, name=QUIRE_OIDC_NAME)
+SOCIALACCOUNT_ADAPTER = "webapp.accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # a verified address at the provider signs in to the account that has it
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the sign-in button posts (with its CSRF token); a link cannot start it
+SOCIALACCOUNT_STORE_TOKENS = False  # Quire never calls the provider's APIs
+
+# Optional TOTP two-factor for local accounts (allauth.mfa), with one-time recovery codes; one period of clock drift.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Quire"
+MFA_TOTP_TOLERANCE = 1
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -385,7 +466,9 @@ AXES_HANDLER = "webapp.accounts.lockout.AddressLimitHandler"
 AXES_LOCKOUT_CALLABLE = "webapp.accounts.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = True  # that username at that address only (the handler keeps the address's count)
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_FORM_FIELD = "login"  # django-allauth's log-in form field: a username or an email address
+# What was typed, resolved to its account's username, so "Bea", "bea" and "bea@example.com" count as one username.
+AXES_USERNAME_CALLABLE = "webapp.accounts.lockout.lockout_username"
 AXES_VERBOSE = False
 
 # django-csp: scripts and styles only from our own static files, never inline; nothing may frame us.
@@ -398,7 +481,8 @@ CONTENT_SECURITY_POLICY = {
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
-        "form-action": ["'self'"],
+        # The single sign-on button posts here and is redirected to the provider: Chromium checks redirects too.
+        "form-action": ["'self'", *oidc_form_action(QUIRE_OIDC_ISSUER)],
         "frame-ancestors": ["'none'"],
     }
 }

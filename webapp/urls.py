@@ -17,6 +17,12 @@ urlpatterns = [
     path("", include("webapp.audit.urls")),
     path("api/v1/", include("webapp.api.urls")),
     path("accounts/", include("webapp.accounts.urls")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # django-allauth: log in/out, sign-up with email verification, password change and reset, email change (account_*);
+    # two-factor (mfa_*); single sign-on (socialaccount_*, and the one OpenID Connect provider's openid_connect_*).
+    # Its allauth.urls is not included whole: that adds unnamed redirects for URLs Quire never had.
+    path("accounts/", include("allauth.account.urls")),
+    path("accounts/2fa/", include("allauth.mfa.urls")),
+    path("accounts/3rdparty/", include("allauth.socialaccount.urls")),
+    path("accounts/", include("allauth.socialaccount.providers.openid_connect.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -15,6 +15,7 @@ from pathlib import Path
 import docx
 import pypdf
 import pytest
+from django.core import mail
 
 from tests.browser.conftest import wait_until
 from tests.scripted_server import MODEL, ScriptedServer
@@ -61,8 +62,11 @@ def test_sign_up_upload_read_a_finding_ask_and_export(page, live_server, corpus,
     page.fill("#id_password1", "a long reviewer passphrase 7")
     page.fill("#id_password2", "a long reviewer passphrase 7")
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
-    page.goto(f"{base}/")
+    page.wait_for_url(f"{base}/accounts/confirm-email/")  # no workspace before the emailed link is followed
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", mail.outbox[-1].body).group(1)
+    page.goto(f"{base}{link}")
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/")
     page.fill("#id_name", "Supplier contracts")
     page.click("text=Create workspace")
     page.wait_for_url(re.compile(r".*/w/[0-9a-f-]{36}/$"))

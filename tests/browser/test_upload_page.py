@@ -18,7 +18,7 @@ CONTRACT = "CcRealEstateIncomeFundadv_20181205_POS 8C_EX-99.(H)(3)_11447739_EX-9
 
 def _log_in(page, live_server, user):
     page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", user.username)
+    page.fill("input[name=login]", user.username)
     page.fill("input[name=password]", factories.PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")

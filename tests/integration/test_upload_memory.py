@@ -72,7 +72,7 @@ def test_a_200_mb_upload_adds_under_50_mb_to_the_web_worker(gunicorn_server, tmp
 
     with httpx.Client(base_url=url, timeout=300) as client:
         client.get("/accounts/login/")
-        client.post("/accounts/login/", data={"username": "big", "password": factories.PASSWORD,
+        client.post("/accounts/login/", data={"login": "big", "password": factories.PASSWORD,
                                               "csrfmiddlewaretoken": client.cookies["csrftoken"]},
                     headers={"Referer": f"{url}/accounts/login/"})
         assert client.get(f"/w/{workspace.id}/").status_code == 200  # warm: templates, database, sessions

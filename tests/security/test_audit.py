@@ -103,13 +103,13 @@ def test_tokens_are_audited(world, client_for):
 
 def test_logins_and_failures_are_audited(world):
     client = Client()
-    client.post(reverse("login"), {"username": world.viewer.username, "password": "wrong password"})
+    client.post(reverse("account_login"), {"login": world.viewer.username, "password": "wrong password"})
     failed = _last(AuditAction.LOGIN_FAILED)
     assert failed.actor is None and failed.actor_label == world.viewer.username
     assert "wrong password" not in json.dumps(failed.detail) + failed.actor_label
-    client.post(reverse("login"), {"username": world.viewer.username, "password": factories.PASSWORD})
+    client.post(reverse("account_login"), {"login": world.viewer.username, "password": factories.PASSWORD})
     assert _last(AuditAction.LOGIN).actor == world.viewer
-    client.post(reverse("logout"))
+    client.post(reverse("account_logout"))
     assert _last(AuditAction.LOGOUT).actor == world.viewer
 
 

@@ -48,16 +48,16 @@ def test_task_messages_are_json_only():
 def test_login_locks_out_after_repeated_failures(world, settings):
     settings.AXES_FAILURE_LIMIT = 3
     client = Client()
-    url = reverse("login")
+    url = reverse("account_login")
     for _ in range(3):
-        client.post(url, {"username": world.viewer.username, "password": "guess"})
-    locked = client.post(url, {"username": world.viewer.username, "password": factories.PASSWORD})
+        client.post(url, {"login": world.viewer.username, "password": "guess"})
+    locked = client.post(url, {"login": world.viewer.username, "password": factories.PASSWORD})
     assert locked.status_code == 429
     assert b"Too many failed log-ins" in locked.content
     assert "_auth_user_id" not in client.session
     # Another address is not locked out by someone else's guessing.
     other = Client(REMOTE_ADDR="198.51.100.9")
-    other.post(url, {"username": world.viewer.username, "password": factories.PASSWORD})
+    other.post(url, {"login": world.viewer.username, "password": factories.PASSWORD})
     assert other.session.get("_auth_user_id") == str(world.viewer.pk)
 
 

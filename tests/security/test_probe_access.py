@@ -18,11 +18,11 @@ BYSTANDER = "198.51.100.9"
 
 
 def _fail(client: Client, username: str):
-    return client.post(reverse("login"), {"username": username, "password": "not the password"})
+    return client.post(reverse("account_login"), {"login": username, "password": "not the password"})
 
 
 def _log_in(client: Client, username: str):
-    return client.post(reverse("login"), {"username": username, "password": factories.PASSWORD})
+    return client.post(reverse("account_login"), {"login": username, "password": factories.PASSWORD})
 
 
 def _retry_after(response) -> int:

@@ -16,8 +16,17 @@ pytestmark = pytest.mark.security
 
 # Routes that hold no workspace data of anyone but the caller (or are public by design).
 UNSCOPED = {
-    "login", "logout", "signup", "password_change", "password_change_done", "password_reset",
-    "password_reset_done", "password_reset_confirm", "password_reset_complete",
+    # django-allauth (webapp/urls.py): the caller's own account, sign-up, two-factor and single sign-on.
+    "account_login", "account_logout", "account_inactive", "account_signup", "account_reauthenticate",
+    "account_request_reauthentication_code", "account_confirm_reauthentication_code", "account_email",
+    "account_email_verification_sent", "account_confirm_email", "account_change_password", "account_set_password",
+    "account_reset_password", "account_reset_password_done", "account_reset_password_from_key",
+    "account_reset_password_from_key_done", "account_confirm_login_code",
+    "mfa_index", "mfa_authenticate", "mfa_reauthenticate", "mfa_activate_totp", "mfa_deactivate_totp",
+    "mfa_view_recovery_codes", "mfa_generate_recovery_codes", "mfa_download_recovery_codes",
+    "socialaccount_login_cancelled", "socialaccount_login_error", "socialaccount_signup", "socialaccount_connections",
+    "openid_connect_login", "openid_connect_callback",
+    "password_reset_legacy",  # a reset link of the release before allauth: a page saying to ask for a new one
     "workspaces:list", "workspaces:invitation-accept", "tokens", "token-revoke",
     "api:schema", "api:me", "api:workspace-list", "healthz", "readyz", "metrics",
     "obligations:feed",  # no session by design: the token in its URL is the credential (tests/webapp/test_obligations_app.py)
@@ -131,7 +140,7 @@ def test_anonymous_client_is_sent_to_login_or_refused(world, client):
             else:
                 assert response.status_code in (302, 405), where
                 if response.status_code == 302:
-                    assert response["Location"].startswith(reverse("login")), where
+                    assert response["Location"].startswith(reverse("account_login")), where
             _assert_no_foreign_bytes(response, where)
     _foreign_untouched(world)
 

@@ -62,7 +62,7 @@ def test_anonymous_user_is_sent_to_login_and_sees_nothing(client, foreign):
     b_workspace, b_document = foreign
     for method, url in _urls(b_workspace, b_document):
         response = getattr(client, method)(url)
-        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
+        assert response.status_code == 302 and response["Location"].startswith(reverse("account_login")), url
 
 
 def test_workspace_list_shows_only_own_workspaces(login, workspace, foreign):

@@ -40,7 +40,7 @@ def test_invitation_link_asks_anonymous_visitor_to_log_in(login, client, workspa
     link = _invite(login(workspace.created_by), workspace)
     client.logout()
     response = client.get(link)
-    assert response.status_code == 302 and reverse("login") in response["Location"]
+    assert response.status_code == 302 and reverse("account_login") in response["Location"]
 
 
 def test_expired_invitation_is_refused(login, client, workspace):

@@ -58,3 +58,19 @@ def test_the_report_page_cache_is_shared_redis_with_a_redis_broker_and_process_m
         )
         backends.append(result.stdout.strip() or result.stderr)
     assert backends == ["RedisCache", "LocMemCache"]
+
+
+def test_single_sign_on_comes_from_the_environment_and_sso_only_needs_an_issuer():
+    code = ("from django.conf import settings as s; [app] = s.SOCIALACCOUNT_PROVIDERS['openid_connect']['APPS'];"
+            "print(app['provider_id'], app['name'], app['client_id'], app['settings']['server_url'], s.QUIRE_SSO_ONLY,"
+            " s.CONTENT_SECURITY_POLICY['DIRECTIVES']['form-action'][-1])")
+    sso = dict(QUIRE_OIDC_ISSUER="https://id.example.com/realms/team/", QUIRE_OIDC_CLIENT_ID="quire",
+               QUIRE_OIDC_CLIENT_SECRET="s3cret", QUIRE_OIDC_NAME="Team-ID", QUIRE_SSO_ONLY="true")
+    result = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"],
+                            cwd=REPO, env=_production_env(**sso), capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["sso", "Team-ID", "quire", "https://id.example.com/realms/team", "True",
+                                     "https://id.example.com"], result.stderr
+    alone = subprocess.run([sys.executable, "-c", "import django; django.setup()"],
+                           cwd=REPO, env=_production_env(QUIRE_SSO_ONLY="true"), capture_output=True, text=True,
+                           timeout=60)
+    assert alone.returncode != 0 and "QUIRE_SSO_ONLY=true needs QUIRE_OIDC_ISSUER" in alone.stderr

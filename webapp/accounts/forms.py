@@ -1,21 +1,13 @@
+from allauth.account.forms import LoginForm as AllauthLoginForm
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
 
 
-class SignUpForm(UserCreationForm):
-    # Invitations are matched by email, so every account has one, and only one account per address.
-    email = forms.EmailField(required=True)
+class LoginForm(AllauthLoginForm):
+    """django-allauth's log-in form (settings.ACCOUNT_FORMS), its field labelled for what it takes."""
 
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ("username", "email")
-
-    def clean_email(self):
-        email = self.cleaned_data["email"].strip()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email address already exists.")
-        return email
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "Username or email"
 
 
 class TokenCreateForm(forms.Form):

@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from allauth.account.models import EmailAddress
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit, get_lockout_parameters
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -85,3 +87,28 @@ def lockout_response(request: HttpRequest, original_response=None, credentials: 
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
     return response
+
+
+def lockout_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """settings.AXES_USERNAME_CALLABLE: the username a log-in attempt counts against.
+
+    django-allauth's form posts what was typed as "login" (a username or an email address) and authenticates with it
+    as "username" (and "email"); Django's admin posts "username"; axes' own success handler passes the account's
+    username as "login". Whatever was typed is resolved to its account's username, so one account has one count
+    however it is spelled; a name with no account counts under itself, folded to lower case, and is locked out alike.
+    """
+    if credentials:
+        typed = credentials.get("username") or credentials.get("login") or credentials.get("email")
+    else:
+        data = getattr(request, "data", request.POST)
+        typed = data.get("login") or data.get("username")
+    typed = str(typed or "").strip()
+    if not typed:
+        return None
+    users = get_user_model().objects.order_by("pk")
+    user = users.filter(username__iexact=typed).first()
+    if user is None and "@" in typed:
+        addresses = EmailAddress.objects.filter(email__iexact=typed).select_related("user")
+        address = addresses.order_by("-verified", "pk").first()
+        user = address.user if address else users.filter(email__iexact=typed).first()
+    return user.get_username() if user else typed.lower()

@@ -1,30 +1,23 @@
-"""Sign-up and API tokens. Log in/out and password change/reset are Django's own views (see webapp/urls.py)."""
+"""API tokens, and the page an old password-reset link lands on. Sign-up, log in/out, email verification, password
+change and reset, single sign-on and two-factor are django-allauth's views (see webapp/urls.py)."""
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.accounts.forms import SignUpForm, TokenCreateForm
+from webapp.accounts.forms import TokenCreateForm
 from webapp.api import tokens
 from webapp.audit.services import audit_events_for_account
 
 
-@require_http_methods(["GET", "POST"])
-def signup_view(request: HttpRequest) -> HttpResponse:
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        next_url = ""
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect(next_url or "workspaces:list")
-    return render(request, "registration/signup.html", {"form": form, "next": next_url})
+@require_GET
+def password_reset_legacy_view(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """A reset link mailed by the release before django-allauth (/accounts/reset/<uid>/<token>/): it cannot be used
+    any more, so say so and offer a new one rather than a bare 404."""
+    return render(request, "account/password_reset_legacy.html")
 
 
 @login_required
