@@ -232,7 +232,9 @@ LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_ADAPTER = "webapp.accounts.adapters.AccountAdapter"
 ACCOUNT_FORMS = {"login": "webapp.accounts.forms.LoginForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
-ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+# Sign-up asks for an address and a password only: a username chosen on the form would have to be refused when taken,
+# which tells a stranger that account exists. allauth makes one from the address ("nina", "nina2"), shown in the header.
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_PREVENT_ENUMERATION = True

@@ -57,7 +57,6 @@ def test_sign_up_upload_read_a_finding_ask_and_export(page, live_server, corpus,
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base = live_server.url
     page.goto(f"{base}/accounts/signup/")
-    page.fill("#id_username", "rita")
     page.fill("#id_email", "rita@example.com")
     page.fill("#id_password1", "a long reviewer passphrase 7")
     page.fill("#id_password2", "a long reviewer passphrase 7")

@@ -22,9 +22,8 @@ from webapp.settings import oidc_providers
 NEW_PASSWORD = "a-long-unusual-pass-42"
 
 
-def _sign_up(client: Client, username: str, email: str):
-    return client.post(reverse("account_signup"), {"username": username, "email": email,
-                                                    "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+def _sign_up(client: Client, email: str):
+    return client.post(reverse("account_signup"), {"email": email, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
 
 
 def _link(message, path: str) -> str:
@@ -41,7 +40,7 @@ def _page_text(response) -> str:
 
 
 def test_sign_up_needs_the_emailed_link_before_entering_a_workspace(client, db):
-    response = _sign_up(client, "nina", "nina@example.com")
+    response = _sign_up(client, "nina@example.com")
     assert response.status_code == 302 and response["Location"] == reverse("account_email_verification_sent")
     assert not _logged_in(client)  # no workspace list, no workspace: sent to log in
     # Logging in with the right password is not enough either: allauth mails the link again.
@@ -63,26 +62,28 @@ def test_sign_up_needs_the_emailed_link_before_entering_a_workspace(client, db):
 
 def test_sign_up_answers_alike_for_a_taken_and_a_new_address(db):
     factories.make_user("first", email="same@example.com")
-    taken = _sign_up(Client(), "second", "SAME@example.com")
-    fresh = _sign_up(Client(), "third", "third@example.com")
+    taken = _sign_up(Client(), "SAME@example.com")
+    fresh = _sign_up(Client(), "third@example.com")
     assert (taken.status_code, taken["Location"]) == (fresh.status_code, fresh["Location"])
     taken_page, fresh_page = (Client().get(r["Location"]) for r in (taken, fresh))
     assert _page_text(taken_page) == _page_text(fresh_page)
     assert "already exists" not in _page_text(taken_page)
-    assert not get_user_model().objects.filter(username="second").exists()  # nothing made, nothing said
+    assert get_user_model().objects.filter(email__iexact="same@example.com").count() == 1  # nothing made, nothing said
     to_taken = [m for m in mail.outbox if m.to[0].lower() == "same@example.com"]
     assert len(to_taken) == 1 and "already exists" in to_taken[0].body  # the address's owner is told, by mail
 
 
-def test_sign_up_with_a_taken_username_says_so(db):
-    """The one thing sign-up cannot hide: a username is chosen on the form and must be unique. allauth says it is
-    taken (in any letter case) and makes no account."""
+def test_sign_up_asks_for_no_username_so_a_taken_one_is_never_said(db):
+    """A username chosen on the form would have to be refused when taken. Sign-up asks for an address only; the
+    account's username is made from it, distinct from any that exists, and the page is the one a fresh name gets."""
     factories.make_user("lou")
-    response = _sign_up(Client(), "LOU", "other@example.com")
-    assert response.status_code == 200
-    assert "A user with that username already exists." in response.content.decode()
-    assert not EmailAddress.objects.filter(email="other@example.com").exists()
-    assert not mail.outbox
+    taken = _sign_up(Client(), "lou@elsewhere.example")
+    fresh = _sign_up(Client(), "zed@elsewhere.example")
+    assert (taken.status_code, taken["Location"]) == (fresh.status_code, fresh["Location"])
+    assert "username" not in Client().get(reverse("account_signup")).content.decode().lower()
+    made = get_user_model().objects.get(email="lou@elsewhere.example")
+    assert made.username != "lou" and made.username.startswith("lou")
+    assert get_user_model().objects.get(email="zed@elsewhere.example").username == "zed"
 
 
 def test_password_reset_answers_alike_for_a_known_and_an_unknown_address(db):
@@ -207,7 +208,7 @@ def test_sso_only_mode_hides_local_log_in_sign_up_and_reset(db, sso_only):
     assert reverse("account_signup") not in page  # neither on the page nor in its header
     for name in ("account_signup", "account_reset_password", "account_change_password", "account_email"):
         assert client.get(reverse(name)).status_code == 404, name
-    assert _sign_up(client, "new", "new@example.com").status_code == 404
+    assert _sign_up(client, "new@example.com").status_code == 404
     assert client.get("/accounts/reset/MQ/some-token/").status_code == 404
     refused = client.post(reverse("account_login"), {"login": "sid", "password": factories.PASSWORD})
     assert refused.status_code == 403 and not _logged_in(client)
