@@ -78,6 +78,10 @@ _MODEL_MISSING_WORDING = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 # Keys under which servers report a model's context length in GET /v1/models.
+# After a token count the server could not answer (down, overloaded: every retry spent), counts are estimated for
+# this long before the server is asked again: planning one review counts a dozen texts in a second, and each would
+# otherwise spend the whole retry schedule against a server that is not there.
+_TOKENIZE_COOLDOWN_S = 60.0
 _CONTEXT_LENGTH_KEYS = ("max_model_len", "context_length", "max_context_length", "context_window")
 # A request the server refuses by its schema (FastAPI/pydantic servers such as llama-cpp-python answer these
 # with HTTP 500): the same request fails the same way every time, so it is never retried.
@@ -286,6 +290,7 @@ class RemoteEngine:
         self._models_checked = max_context is not None
         self._tokenize_available: bool | None = None  # None: not tried yet
         self._tokenize_path = "/tokenize"  # vLLM and SGLang; llama-cpp-python's is /extras/tokenize/count
+        self._tokenize_retry_at = 0.0  # time.monotonic() before which a failed server is not asked to count again
         # "json_schema" until the server says it takes only json_object (then schemas travel inside that).
         self._schema_format = "json_schema"
         # Whether the last count_tokens answer was an estimate; before the first call, whether it will be.
@@ -370,7 +375,7 @@ class RemoteEngine:
         if self._tokenizer is not None:
             self.token_count_is_estimate = False
             return len(self._tokenizer.encode(text))
-        if self._tokenize_available is not False:
+        if self._tokenize_available is not False and time.monotonic() >= self._tokenize_retry_at:
             count = self._count_with_server(text)
             if count is not None:
                 self.token_count_is_estimate = False
@@ -608,7 +613,8 @@ class RemoteEngine:
                 response = self._send(self._client, "POST", self._tokenize_path, json_body=bodies[self._tokenize_path],
                                       missing_ok=True)
         except EngineError as exc:
-            logger.warning("Token count falls back to an estimate: %s", exc.message)
+            logger.warning("Token counts fall back to estimates for %.0f s: %s", _TOKENIZE_COOLDOWN_S, exc.message)
+            self._tokenize_retry_at = time.monotonic() + _TOKENIZE_COOLDOWN_S
             return None
         if response is None:
             self._tokenize_available = False

@@ -27,6 +27,7 @@ from engine.api import (
     InvalidRequestError,
     ModelNotFoundError,
 )
+from engine import remote
 from engine.remote import RemoteEngine
 
 MODEL = "deepseek-ai/DeepSeek-V4-Flash"
@@ -563,6 +564,22 @@ def test_count_tokens_falls_back_to_an_estimate_without_tokenize(server, make_en
     assert engine.token_count_is_estimate is True
     engine.count_tokens("again")
     assert len(server.requests_to("/tokenize")) == 1  # a missing endpoint is asked about once
+
+
+def test_a_server_that_cannot_count_is_not_asked_again_for_a_while(server, make_engine, monkeypatch):
+    """Planning one review counts a dozen texts; against a server that is down, each count would spend the whole retry
+    schedule. After one count fails, counts are estimates until the cool-off ends, then the server is asked again."""
+    monkeypatch.setattr(remote, "_TOKENIZE_COOLDOWN_S", 0.5)
+    server.script("/tokenize", *[Json({"error": {"message": "Server overloaded"}}, status=503)] * 2)
+    engine = make_engine(max_retries=1)
+    assert engine.count_tokens("x" * 400) == 100 and engine.token_count_is_estimate is True
+    asked = len(server.requests_to("/tokenize"))
+    assert asked == 2  # the first try and its one retry
+    for _ in range(10):
+        engine.count_tokens("x" * 40)
+    assert len(server.requests_to("/tokenize")) == asked  # not asked again while cooling off
+    time.sleep(0.6)
+    assert engine.count_tokens("one two three") == 3 and engine.token_count_is_estimate is False  # back, and asked
 
 
 def test_count_tokens_prefers_a_given_tokenizer(server, make_engine):
