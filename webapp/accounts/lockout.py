@@ -105,6 +105,14 @@ def lockout_username(request: HttpRequest, credentials: dict | None = None) -> s
     typed = str(typed or "").strip()
     if not typed:
         return None
+    # axes asks several times per log-in (lockout check, failure record, attempts): resolve each spelling once.
+    resolved = request.__dict__.setdefault("_quire_lockout_usernames", {})
+    if typed not in resolved:
+        resolved[typed] = _account_username(typed)
+    return resolved[typed]
+
+
+def _account_username(typed: str) -> str:
     users = get_user_model().objects.order_by("pk")
     user = users.filter(username__iexact=typed).first()
     if user is None and "@" in typed:
