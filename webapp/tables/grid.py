@@ -3,8 +3,8 @@
 A page is 50 rows x 47 columns: 2,350 cells. Through Django's template language (a loop of loops, a filter and a
 URL tag per cell) drawing them cost about 230 ms of a core on this host, so twenty reviewers browsing kept both
 cores busy drawing (bench/RESULTS.md, "The workspace table"). Here each cell is one f-string with every value
-passed through `escape`: the same markup, and the bench's table p95 went from 1,371 ms to 181 ms (bench/RESULTS.md). The frame around the rows (counts, heads,
-pager) stays a template, `tables/_grid.html`.
+passed through `escape`: the same markup, and the bench's table p95 went from 1,371 ms to 181 ms. The frame around
+the rows (counts, heads, pager) stays a template, `tables/_grid.html`.
 
 Every piece of text a document or a model wrote goes through `escape`; only markup written here is trusted.
 """
