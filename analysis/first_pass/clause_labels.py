@@ -9,7 +9,7 @@ import numpy as np
 
 from analysis.anchoring import AnchorIndex
 from analysis.first_pass.candidates import Candidate
-from analysis.first_pass.cuad_metrics import PARTIES, Excerpt, fold_space, matches
+from analysis.first_pass.cuad_metrics import PARTIES, Excerpt, fold_layout, matches
 
 Matches = dict[int, frozenset[int]]  # candidate index -> indices of the category's excerpts it matches
 
@@ -27,7 +27,7 @@ def candidate_matches(text: str, found: list[Candidate], excerpts: list[Excerpt]
 
     def passage(i: int) -> str:
         if passages[i] is None:
-            passages[i] = fold_space(text[found[i].start:found[i].end])
+            passages[i] = fold_layout(text[found[i].start:found[i].end])
         return passages[i]
 
     result: dict[str, Matches] = {}
@@ -40,7 +40,7 @@ def candidate_matches(text: str, found: list[Candidate], excerpts: list[Excerpt]
             lowered = [passage(i).lower() for i in range(len(found))]
         for number, excerpt in enumerate(texts):
             if category == PARTIES:
-                needle = fold_space(excerpt).lower()
+                needle = fold_layout(excerpt).lower()
                 for i, haystack in enumerate(lowered):
                     if needle in haystack and matches(category, excerpt, passage(i)):
                         hits.setdefault(i, set()).add(number)

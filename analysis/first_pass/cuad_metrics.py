@@ -16,10 +16,12 @@ Followed from TheAtticusProject/cuad `evaluate.py` (commit 6667285):
 - `get_prec_at_recall`: the processed precision at the first point whose recall >= R, else 0.
 
 Deliberate changes:
-- White space is folded (any run of Unicode white space -> one space, ends stripped) in predictions
-  and excerpts first. CUAD's `split()` already splits on any white space, so this changes only the
-  Parties containment test and de-duplication: a labelled excerpt with a line break or no-break
-  space is still "in" a prediction that has a plain space there.
+- Layout is folded in predictions and excerpts first (`fold_layout`): any run of Unicode white space
+  becomes one space (ends stripped), and typographic quotes become straight ones. CUAD's `split()`
+  already splits on any white space, so the first changes only the Parties containment test and
+  de-duplication (a labelled excerpt with a line break is still "in" a prediction with a space there).
+  The second matters whenever a passage is read from a PDF: the PDFs print “Party” where CUAD's
+  .txt and excerpts have "Party", and CUAD's word test would count the two as different words.
 - Thresholds are the distinct prediction scores (score >= t), not CUAD's grid 0.99, 0.98 .. 0.01,
   0.001, 0 with prob > conf; every point of the curve is then a real operating point, and the last
   point (all predictions) is kept in precision-at-recall (CUAD's zip with `confs` drops it).
@@ -92,6 +94,11 @@ def fold_quotes(text: str) -> str:
     return text.translate(_ASCII_QUOTES)
 
 
+def fold_layout(text: str) -> str:
+    """What the metric compares: white space and quote typography folded, every other character as written."""
+    return fold_space(fold_quotes(text))
+
+
 def _words(text: str) -> frozenset[str]:
     for mark in ".,;:":
         text = text.replace(mark, "")
@@ -111,8 +118,8 @@ def _matched(category: str, answer: str, answer_words: frozenset[str], text: str
 
 
 def matches(category: str, excerpt: str, prediction: str) -> bool:
-    """CUAD's test of one prediction against one labelled excerpt, white space folded in both."""
-    answer, text = fold_space(excerpt), fold_space(prediction)
+    """CUAD's test of one prediction against one labelled excerpt, layout folded in both (fold_layout)."""
+    answer, text = fold_layout(excerpt), fold_layout(prediction)
     return _matched(category, answer, _words(answer), text, _words(text))
 
 
@@ -153,13 +160,13 @@ def evaluate(predictions: Iterable[Prediction], excerpts: Iterable[Excerpt], cat
     labelled: dict[tuple[str, str], list[str]] = defaultdict(list)
     for excerpt in excerpts:
         if asked(excerpt.contract, excerpt.category):
-            text = fold_space(excerpt.text)
+            text = fold_layout(excerpt.text)
             if not text:  # CUAD asserts len(ans) > 0
                 raise ValueError(f"empty labelled excerpt: {excerpt!r}")
             labelled[excerpt.contract, excerpt.category].append(text)
     predicted: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for prediction in predictions:
-        text = fold_space(prediction.text)
+        text = fold_layout(prediction.text)
         if text and asked(prediction.contract, prediction.category):
             best = predicted[prediction.contract, prediction.category]
             best[text] = max(float(prediction.score), best.get(text, float("-inf")))

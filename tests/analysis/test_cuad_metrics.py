@@ -112,6 +112,26 @@ def test_white_space_is_folded_before_containment():
     assert (scores.max_recall, scores.aupr, scores.precision_at_90_recall) == (1.0, 1.0, 1.0)
 
 
+def test_quote_typography_is_folded_like_white_space():
+    # A PDF prints curly quotes where CUAD's excerpts have straight ones. Without folding, the Parties excerpt
+    # '"Provider"' is not contained in the passage, and CUAD's word test sees '“provider”' and '"provider"'
+    # as different words: the law passage below would share 3 of 7 words (Jaccard 0.43, under 0.5).
+    excerpts = [Excerpt("c1", PARTIES, '"Provider"'),
+                Excerpt("c1", LAW, 'the "Laws" of the "State" of Delaware')]
+    predictions = [Prediction("c1", PARTIES, "Beta Inc. (the \u201cProvider\u201d) and ACME", 0.5),
+                   Prediction("c1", LAW, "the \u201cLaws\u201d of the \u2018State\u2019 of Delaware", 0.5)]
+    assert jaccard(excerpts[1].text, predictions[1].text) < 0.5  # the raw strings would not match
+    scores = evaluate(predictions, excerpts, CATEGORIES).overall
+    assert (scores.max_recall, scores.aupr) == (1.0, 1.0)
+
+
+def test_quotes_fold_but_other_characters_still_count():
+    # Only layout folds: a quoted passage about something else still matches nothing.
+    excerpts = [Excerpt("c1", LAW, "governed by the laws of the State of Delaware")]
+    predictions = [Prediction("c1", LAW, "\u201cArbitration\u201d shall be held in London under LCIA rules", 0.5)]
+    assert evaluate(predictions, excerpts, CATEGORIES).overall.max_recall == 0.0
+
+
 def test_question_without_excerpts_makes_false_positives():
     excerpts = [Excerpt("c1", LAW, "laws of the State of New York")]
     predictions = [Prediction("c1", LAW, "laws of the State of New York", 0.9),
