@@ -1,8 +1,8 @@
 # Quire's server image: the web server, both Celery workers and the one-shot `migrate` job run from
 # it; docker-compose.yml chooses the command. It is CPU-only on purpose.
 #
-# The engine worker's image gains the torch / flash-attn extras (a CUDA base or a separate stage)
-# when the engine issue lands; until then QUIRE_ENGINE=none needs nothing beyond this image.
+# The engine worker's image gains the engine extras (and flash-attn on a CUDA base or a separate stage); the
+# CPU build of torch is in every image, for the first pass's clause encoder.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,9 +24,12 @@ WORKDIR /app
 # 1. The pinned dependencies, read from pyproject.toml alone: editing the code does not reinstall them.
 COPY pyproject.toml ./
 # EXTRAS picks optional groups: the default image is the web server and CPU workers; build the
-# engine worker's image with --build-arg EXTRAS=s3,engine (torch, transformers; add flash-attn on
+# engine worker's image with --build-arg EXTRAS=s3,engine (accelerate, gguf, xgrammar; add flash-attn on
 # CUDA hosts yourself).
 ARG EXTRAS=s3
+# torch first, from PyTorch's CPU index: PyPI's Linux wheel of the same version is the multi-GB CUDA build. The
+# first pass (its clause encoder) needs torch in every worker; the requirement below is then already met.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 RUN EXTRAS="$EXTRAS" python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; extras = [x for x in os.environ['EXTRAS'].split(',') if x]; print(*p['dependencies'], *[d for x in extras for d in p['optional-dependencies'][x]], sep=chr(10))" \
         > /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt \

@@ -67,12 +67,17 @@ check-deploy: $(INSTALLED)
 	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets;print(secrets.token_urlsafe(50))') \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
-# The first pass's clause finder, rebuilt from CUAD's training contracts (../shared/corpus/cuad_train);
-# the result, analysis/first_pass/models/clauses.npz, is committed so installs need not train. One BLAS thread:
-# liblinear is single-threaded anyway, and with more threads the float sums differ, so the model would too.
-# CLAUSE_MODEL_ARGS="--out PATH" writes the model elsewhere (to compare a rebuild with the committed one).
+# The first pass's clause finder, rebuilt from CUAD's training contracts (../shared/corpus/cuad_train) in two
+# steps: the feature model (analysis/first_pass/models/clauses.npz, about 6 minutes) and the fine-tuned passage
+# encoder that re-reads its best passages (models/clause_encoder.safetensors and its .sha256; a feature model of
+# four fifths, then the encoder's fine-tuning on two torch threads: see bench/RESULTS.md for the time). Both are
+# committed so installs need not train. One BLAS thread: liblinear is single-threaded anyway, and with more
+# threads the float sums differ, so the model would too; torch's two threads are set by the script itself.
+# CLAUSE_MODEL_ARGS="--out PATH" and ENCODER_ARGS="--out PATH" write elsewhere (to compare a rebuild).
 clause-model: $(INSTALLED)
 	OMP_NUM_THREADS=1 $(BIN)/python -m analysis.first_pass.clause_training $(CLAUSE_MODEL_ARGS)
+	rm -f var/clause_model/finder-fold0.npz
+	OMP_NUM_THREADS=1 $(BIN)/python -m analysis.first_pass.reranker_training $(ENCODER_ARGS)
 
 clean:
 	rm -rf $(VENV) var/static tests/oidc/node_modules

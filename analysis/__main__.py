@@ -26,7 +26,7 @@ EXIT_ENGINE_ERROR = 3
 
 
 def _clauses(args: argparse.Namespace) -> int:
-    from analysis.first_pass.clause_model import default_model
+    from analysis.first_pass.clause_reranker import default_model
     from analysis.ingest import ingest
 
     # The same call as `python -m analysis.ingest PATH --text`, so offsets index into exactly that text.

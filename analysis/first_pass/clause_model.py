@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -144,6 +145,16 @@ class ClauseHit:
     end: int
     pages: tuple[int, ...]
     score: float  # calibrated probability that the passage is the category's excerpt
+
+
+class ClauseFinder(Protocol):
+    """What the first pass, its coverage check and the CLI call: this module's ClauseModel (the feature model alone)
+    or clause_reranker.RerankedClauseModel (the same, its best passages re-read by a fine-tuned encoder)."""
+
+    categories: list[str]
+
+    def find(self, text: str, pages: tuple[PageSpan, ...] | list[PageSpan] = (), *, minimum: float = 0.0,
+             found: list[Candidate] | None = None, parties: PartiesBlock | None = None) -> list[ClauseHit]: ...
 
 
 @dataclass

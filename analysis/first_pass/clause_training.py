@@ -166,7 +166,7 @@ def train(contracts: list[Contract], categories: list[str]) -> clause_model.Clau
         pooled_matches.append(y2)
         logger.info("%-36s positives %5d  stage-2 rows %6d  %.0f s", category, int(y.sum()), len(y2),
                     time.perf_counter() - started)
-    calibration_x, calibration_y = _calibration(np.concatenate(pooled_scores), np.concatenate(pooled_matches))
+    calibration_x, calibration_y = isotonic_points(np.concatenate(pooled_scores), np.concatenate(pooled_matches))
     return clause_model.ClauseModel(categories=categories, space=space, weights=weights, biases=biases,
                                     stage2=stage2, stage2_bias=stage2_bias, calibration_x=calibration_x,
                                     calibration_y=calibration_y)
@@ -191,7 +191,7 @@ def _repeats(matches: Matches, kept: np.ndarray, scores: np.ndarray) -> np.ndarr
     return out
 
 
-def _calibration(scores: np.ndarray, matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def isotonic_points(scores: np.ndarray, matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An isotonic curve from suppressed score to the share of passages matching an excerpt, as its points.
     Isotonic regression is flat between steps, which would tie passages the score had ordered; a ramp of at
     most 1e-4 over the curve keeps it strictly increasing, so the order survives calibration."""

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analysis.anchoring import PageSpan, pages_for_span
-from analysis.first_pass.clause_model import ClauseHit, ClauseModel, default_model
+from analysis.first_pass.clause_model import ClauseFinder, ClauseHit
+from analysis.first_pass.clause_reranker import default_model
 from analysis.first_pass.candidates import candidates
 from analysis.first_pass.keyterms import Term, TermKind, key_terms
 from analysis.first_pass.record import (
@@ -43,8 +44,9 @@ def first_pass(document: IngestedDocument) -> FirstPass:
     return read_first_pass(document.text, document.pages)
 
 
-def read_first_pass(text: str, pages: Sequence[PageSpan] = (), model: ClauseModel | None = None) -> FirstPass:
-    """Structure, key terms and clauses; `model` is the committed clause model unless given (benchmarks)."""
+def read_first_pass(text: str, pages: Sequence[PageSpan] = (), model: ClauseFinder | None = None) -> FirstPass:
+    """Structure, key terms and clauses; `model` is the committed clause finder (the feature model re-read by the
+    fine-tuned encoder, clause_reranker) unless given (benchmarks)."""
     read = structure(text)
     terms = tuple(key_terms(text))
     # The clause finder's candidates start from the same sections and dates: read once, not twice.

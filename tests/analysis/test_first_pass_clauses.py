@@ -199,12 +199,12 @@ def test_parties_excerpts_are_written_first_in_the_head(corpus):
 
 
 def test_calibration_keeps_the_order_it_was_given():
-    from analysis.first_pass.clause_training import _calibration
+    from analysis.first_pass.clause_training import isotonic_points
 
     rng = np.random.default_rng(0)
     scores = rng.random(5000)
     matches = rng.random(5000) < scores**2  # a score that overstates the chance of a match
-    x, y = _calibration(scores, matches)
+    x, y = isotonic_points(scores, matches)
     assert np.all(np.diff(x) > 0) and np.all(np.diff(y) > 0) and 0.0 <= y[0] and y[-1] <= 1.0
     model = clause_model.ClauseModel.load()
     probe = np.linspace(0.05, 0.95, 19)
