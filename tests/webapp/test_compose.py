@@ -172,14 +172,19 @@ def test_build_context_leaves_out_secrets_and_local_state():
 
 
 def test_engine_worker_image_carries_the_engine_extra(compose):
-    """QUIRE_ENGINE=local needs torch and transformers, which the web image leaves out."""
+    """QUIRE_ENGINE=local needs the engine extra (accelerate, gguf, xgrammar...), which the web image leaves out;
+    torch and transformers are in every image, for the first pass's clause encoder, torch from the CPU index."""
     import tomllib
 
     extras = compose["services"]["engine-worker"]["build"]["args"]["EXTRAS"].split(",")
-    optional = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    optional = project["optional-dependencies"]
     assert "engine" in extras and all(extra in optional for extra in extras)
-    assert any(dep.startswith("torch==") for dep in optional["engine"])
+    assert any(dep.startswith("accelerate==") for dep in optional["engine"])
+    assert {"torch", "transformers"} <= {dep.split("==")[0] for dep in project["dependencies"]}
     assert ("ARG", "EXTRAS=s3") in dockerfile_instructions()
+    torch_first = [args for instruction, args in dockerfile_instructions() if instruction == "RUN" and "torch==" in args]
+    assert torch_first and "download.pytorch.org/whl/cpu" in torch_first[0]
     assert compose["services"]["engine-worker"]["image"] != compose["services"]["web"]["image"]
 
 
