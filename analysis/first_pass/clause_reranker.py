@@ -40,6 +40,11 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def calibrated(raw: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A re-read passage's probability from its blended score by the isotonic curve (x, y), lifted above TAIL."""
+    return TAIL + (1 - TAIL) * np.interp(raw, x, y)
+
+
 @dataclass(frozen=True)
 class Blend:
     """How a re-read passage's score is made: a logistic regression over the feature model's logit and the
@@ -58,7 +63,7 @@ class Blend:
         return 1.0 / (1.0 + np.exp(-z))
 
     def calibrated(self, raw: np.ndarray) -> np.ndarray:
-        return TAIL + (1 - TAIL) * np.interp(raw, self.calibration_x, self.calibration_y)
+        return calibrated(raw, self.calibration_x, self.calibration_y)
 
     def as_tensors(self) -> dict[str, torch.Tensor]:
         def tensor(values) -> torch.Tensor:

@@ -216,7 +216,7 @@ def cross_validated(items: list[HeldOut], categories: list[str], suppress: bool
     for item in items:
         scores = np.asarray([h.score * clause_reranker.TAIL for h in item.read.hits])
         reread = ~np.isnan(raw[item.name])
-        scores[reread] = clause_reranker.TAIL + (1 - clause_reranker.TAIL) * np.interp(raw[item.name][reread], x, y)
+        scores[reread] = clause_reranker.calibrated(raw[item.name][reread], x, y)
         predictions.extend(Prediction(item.name, h.category, item.text[h.start:h.end], float(s))
                            for h, s in zip(item.read.hits, scores))
     return predictions, pooled, matched
