@@ -24,12 +24,11 @@ $(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
 
 install: $(INSTALLED) $(OIDC_PROVIDER)
 
-# llama.cpp's OpenAI-compatible server (llama-cpp-python, built from its PyPI source: about 5 minutes on 2 cores,
-# then reused from pip's wheel cache), the third-party server the tests drive Quire against. Built for AVX2 and
-# AVX-512 without AMX: these machines list AMX among their CPU flags but stop the process on its first tile
-# instruction (invalid opcode), which a native build (or the default one) reaches at the first token.
+# llama.cpp's OpenAI-compatible server (llama-cpp-python, built from its PyPI source: about 5 minutes on 2 cores),
+# the third-party server the tests drive Quire against. Built for the extensions this CPU lists, AMX never
+# (scripts/llamacpp-cmake-args.sh says why): CI machines differ, and an extension the CPU lacks is a SIGILL.
 LLAMACPP := $(VENV)/.installed-llamacpp
-LLAMACPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+LLAMACPP_CMAKE_ARGS ?= $(shell bash scripts/llamacpp-cmake-args.sh)
 $(LLAMACPP): $(INSTALLED)
 	CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir -e ".[llamacpp]"
 	touch $@

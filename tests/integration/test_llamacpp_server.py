@@ -54,24 +54,31 @@ def _require_llama_cpp():
 
 
 class LlamaServer:
-    def __init__(self, *, context: int = CONTEXT) -> None:
+    """The server as a child process; its log goes to a file, whose tail is the error when it does not start
+    (an exit code of -4 is SIGILL: a build for extensions this CPU lacks)."""
+
+    def __init__(self, log: Path, *, context: int = CONTEXT) -> None:
         from engine.demo_model import gguf_path
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", ALIAS,
-             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(context), "--n_threads", "2"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        with log.open("wb") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", ALIAS,
+                 "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(context), "--n_threads", "2"],
+                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.5)
+        exited = self.process.poll()
         self.stop()
-        raise RuntimeError("llama.cpp's server did not start")
+        tail = log.read_text(errors="replace")[-3000:]
+        state = f"exited with {exited}" if exited is not None else "did not answer in 120 s"
+        raise RuntimeError(f"llama.cpp's server {state}; its log ends:\n{tail}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -80,9 +87,9 @@ class LlamaServer:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     _require_llama_cpp()
-    running = LlamaServer()
+    running = LlamaServer(tmp_path_factory.mktemp("llama") / "server.log")
     yield running
     running.stop()
 
@@ -177,8 +184,8 @@ def test_a_server_that_is_down_fails_the_analysis_with_the_reason_and_the_docume
 
 
 @pytest.mark.django_db
-def test_a_prompt_longer_than_the_servers_context_fails_with_the_reason(through_llama_cpp, workspace):
-    small = LlamaServer(context=1024)  # the setting claims 8,192: the server refuses the prompt
+def test_a_prompt_longer_than_the_servers_context_fails_with_the_reason(through_llama_cpp, workspace, tmp_path):
+    small = LlamaServer(tmp_path / "small.log", context=1024)  # the setting claims 8,192: the server refuses the prompt
     try:
         through_llama_cpp.QUIRE_ENGINE_BASE_URL = small.url
         document, automatic = _analysed(workspace)
@@ -198,8 +205,8 @@ def test_a_timeout_fails_with_the_setting_to_raise(through_llama_cpp, workspace)
 
 
 @pytest.mark.django_db
-def test_the_server_dying_mid_stream_fails_with_the_reason(through_llama_cpp, workspace, monkeypatch):
-    dying = LlamaServer()
+def test_the_server_dying_mid_stream_fails_with_the_reason(through_llama_cpp, workspace, monkeypatch, tmp_path):
+    dying = LlamaServer(tmp_path / "dying.log")
     through_llama_cpp.QUIRE_ENGINE_BASE_URL = dying.url
     report = analyses._Progress.report
 
