@@ -26,12 +26,12 @@ EXIT_ENGINE_ERROR = 3
 
 
 def _clauses(args: argparse.Namespace) -> int:
-    from analysis.first_pass.clause_reranker import default_model
+    from analysis.first_pass.configured_finder import configured_finder
     from analysis.ingest import ingest
 
     # The same call as `python -m analysis.ingest PATH --text`, so offsets index into exactly that text.
     document = ingest(args.path, password=args.password)
-    hits = default_model().find(document.text, document.pages, minimum=args.min_score)
+    hits = configured_finder().find(document.text, document.pages, minimum=args.min_score)
     rows = [{"category": h.category, "start": h.start, "end": h.end, "page": h.pages[0] if h.pages else None,
              "score": round(h.score, 6)} for h in sorted(hits, key=lambda h: (h.start, -h.score, h.category))]
     if args.json:

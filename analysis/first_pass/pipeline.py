@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from analysis.anchoring import PageSpan, pages_for_span
 from analysis.first_pass.clause_model import ClauseFinder, ClauseHit
-from analysis.first_pass.clause_reranker import default_model
 from analysis.first_pass.candidates import candidates
+from analysis.first_pass.configured_finder import configured_finder
 from analysis.first_pass.keyterms import Term, TermKind, key_terms
 from analysis.first_pass.record import (
     FORMAT,
@@ -45,14 +45,14 @@ def first_pass(document: IngestedDocument) -> FirstPass:
 
 
 def read_first_pass(text: str, pages: Sequence[PageSpan] = (), model: ClauseFinder | None = None) -> FirstPass:
-    """Structure, key terms and clauses; `model` is the committed clause finder (the feature model re-read by the
-    fine-tuned encoder, clause_reranker) unless given (benchmarks)."""
+    """Structure, key terms and clauses; `model` is the clause finder QUIRE_CLAUSE_FINDER names (configured_finder:
+    by default the feature model re-read by the fine-tuned encoder) unless given (benchmarks)."""
     read = structure(text)
     terms = tuple(key_terms(text))
     # The clause finder's candidates start from the same sections and dates: read once, not twice.
     found = candidates(text, found_sections=read.sections, found_dates=[t for t in terms if t.kind == TermKind.DATE])
-    clauses = (model or default_model()).find(text, pages, minimum=STORED_CLAUSE_MINIMUM, found=found,
-                                              parties=read.parties)
+    clauses = (model or configured_finder()).find(text, pages, minimum=STORED_CLAUSE_MINIMUM, found=found,
+                                                 parties=read.parties)
     return FirstPass(structure=read, key_terms=terms, clauses=tuple(clauses))
 
 

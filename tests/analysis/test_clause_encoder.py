@@ -91,16 +91,29 @@ def sibannac(corpus):
     return (corpus / (SIBANNAC + ".txt")).read_text()
 
 
-def test_the_first_pass_uses_the_re_read_scores(sibannac):
+def test_the_first_pass_uses_the_re_read_scores(sibannac, monkeypatch):
+    monkeypatch.delenv("QUIRE_CLAUSE_FINDER", raising=False)
     reranked = clause_reranker.default_model()
     alone = reranked.finder.find(sibannac, minimum=0.05)
-    result = read_first_pass(sibannac)  # what a report stores, with the default finder
+    result = read_first_pass(sibannac)  # what a report stores, with the default finder (QUIRE_CLAUSE_FINDER unset)
     stored = {(h.category, h.start, h.end): h.score for h in result.clauses}
     expected = {(h.category, h.start, h.end): h.score for h in reranked.find(sibannac, minimum=0.05)}
     assert stored == expected
     assert stored != {(h.category, h.start, h.end): h.score for h in alone}
     law = max((h for h in result.clauses if h.category == "Governing Law"), key=lambda h: h.score)
     assert "laws of" in sibannac[law.start:law.end].lower()
+
+
+def test_quire_clause_finder_features_gives_the_feature_model_alone_and_a_bad_name_says_the_choices(
+        sibannac, monkeypatch):
+    monkeypatch.setenv("QUIRE_CLAUSE_FINDER", "features")
+    stored = {(h.category, h.start, h.end): h.score for h in read_first_pass(sibannac).clauses}
+    alone = clause_model.default_model().find(sibannac, minimum=0.05)
+    assert stored == {(h.category, h.start, h.end): h.score for h in alone}
+    monkeypatch.setenv("QUIRE_CLAUSE_FINDER", "bert")
+    with pytest.raises(ValueError, match="QUIRE_CLAUSE_FINDER='bert' is not a clause finder: use one of encoder, "
+                                         "features"):
+        read_first_pass(sibannac)
 
 
 def test_scoring_leaves_torchs_thread_count_as_it_found_it(sibannac):
