@@ -377,6 +377,9 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than the longest task, or Redis re-delivers a task that is still running.
         "visibility_timeout": env_int("QUIRE_VISIBILITY_TIMEOUT", 6 * 3600),
+        # A worker looks for such tasks every 10 s but scans only on every Nth look (kombu's default 10: a dead
+        # worker's task waits up to 100 s past the timeout); the fault tests, with a 5-second timeout, scan on each.
+        "unacked_restore_throttle": env_int("QUIRE_UNACKED_RESTORE_THROTTLE", 10),
     }
 # Task messages are JSON only: a pickle message from anyone who can reach the broker would run code.
 CELERY_TASK_SERIALIZER = "json"

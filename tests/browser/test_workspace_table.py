@@ -28,9 +28,12 @@ CONTRACTS = 20
 
 
 @pytest.fixture
-def stocked(corpus, settings):
-    """A workspace holding the first 20 checking contracts (CUAD's text), read with no model: first-pass cells."""
+def stocked(corpus, settings, monkeypatch):
+    """A workspace holding the first 20 checking contracts (CUAD's text), read with no model: first-pass cells,
+    from the feature model alone (QUIRE_CLAUSE_FINDER=features): the page is tested here, and the encoder would
+    spend about 100 s re-reading twenty contracts (tests/analysis/test_clause_encoder.py tests the finders)."""
     settings.QUIRE_ENGINE = "none"
+    monkeypatch.setenv("QUIRE_CLAUSE_FINDER", "features")
     owner = factories.make_user("tess")
     workspace = factories.make_workspace(owner, name="Due diligence")
     for path in sorted((corpus / "contracts_cuad").glob("*.txt"))[:CONTRACTS]:

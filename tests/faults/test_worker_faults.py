@@ -45,8 +45,13 @@ def database_name(django_db_blocker):
 
 def _worker(database_name, broker, tmp_path, **env):
     # Solo pool: the worker is one process, so SIGKILL takes the task down with it. A short visibility
-    # timeout makes Redis hand an unacknowledged task to the next worker within seconds, not hours.
-    extra = {"CELERY_BROKER_URL": broker.url, "QUIRE_VISIBILITY_TIMEOUT": "5", **env}
+    # timeout makes Redis hand an unacknowledged task to the next worker within seconds, not hours (looked for
+    # every 10 s, not every 100: QUIRE_UNACKED_RESTORE_THROTTLE). The first pass's clause finder is the feature
+    # model alone (QUIRE_CLAUSE_FINDER=features): what is tested here is recovery, and each new worker would
+    # otherwise load the encoder and spend seconds per contract re-reading (tests/integration/test_analysis_worker.py
+    # runs the default finder in a real worker).
+    extra = {"CELERY_BROKER_URL": broker.url, "QUIRE_VISIBILITY_TIMEOUT": "5", "QUIRE_UNACKED_RESTORE_THROTTLE": "1",
+             "QUIRE_CLAUSE_FINDER": "features", **env}
     return start_worker(database_name=database_name, log_path=tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log",
                         pool="solo", env=extra)
 
