@@ -5,18 +5,31 @@
 take a second or two: on CERES (154 pages) 1.35 s against 23 s, at 35.1% precision at 80% recall on the held-out
 fifth against 46.0% (bench/RESULTS.md, "Clause encoder"). Read per call, so a worker takes the setting it was
 started with and a test can set it for one document; each finder is loaded once per process.
+
+clause_reranker (torch, transformers) is imported when the encoder is first asked for, not with this module: the
+web app imports the pipeline too and never runs a first pass, and torch at import cost each web process about
+4 s and 180 MiB.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
-from analysis.first_pass import clause_model, clause_reranker
+from analysis.first_pass import clause_model
 from analysis.first_pass.clause_model import ClauseFinder
 
 SETTING = "QUIRE_CLAUSE_FINDER"
-FINDERS = {"encoder": clause_reranker.default_model, "features": clause_model.default_model}
 DEFAULT = "encoder"
+
+
+def _encoder() -> ClauseFinder:
+    from analysis.first_pass import clause_reranker  # torch: see the module's docstring
+
+    return clause_reranker.default_model()
+
+
+FINDERS: dict[str, Callable[[], ClauseFinder]] = {"encoder": _encoder, "features": clause_model.default_model}
 
 
 def configured_finder() -> ClauseFinder:

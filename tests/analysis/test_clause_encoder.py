@@ -5,6 +5,7 @@ the first pass really uses it, and that training is deterministic."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,3 +140,16 @@ def test_training_is_deterministic():
     tokenize = passage_encoder.tokenizer()
     scores = passage_encoder.logits(first, tokenize, [(r.heading, r.passage) for r in rows[:3]])
     assert scores[0, 0] > scores[1, 0] and scores[1, 1] > scores[0, 1]  # it learned from 8 steps
+
+
+def test_importing_the_web_app_and_its_tasks_leaves_torch_unloaded():
+    """The web processes import the pipeline but never run a first pass: torch (about 4 s and 180 MiB each) comes
+    in only when the encoder is first asked for (configured_finder)."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'webapp.settings'); django.setup();"
+            "from django.urls import get_resolver; get_resolver().url_patterns;"
+            "import webapp.pipeline.tasks, analysis.first_pass.pipeline;"
+            "sys.exit('torch' in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], check=True)
