@@ -27,11 +27,12 @@ COPY pyproject.toml ./
 # engine worker's image with --build-arg EXTRAS=s3,engine (accelerate, gguf, xgrammar; add flash-attn on
 # CUDA hosts yourself).
 ARG EXTRAS=s3
-# torch first, from PyTorch's CPU index: PyPI's Linux wheel of the same version is the multi-GB CUDA build. The
-# first pass (its clause encoder) needs torch in every worker; the requirement below is then already met.
-RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# torch first, from PyTorch's CPU index, at the version pyproject.toml pins: PyPI's Linux wheel of that version is
+# the multi-GB CUDA build. The first pass (its clause encoder) needs torch in every worker; the full install
+# after it then finds the requirement met.
 RUN EXTRAS="$EXTRAS" python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; extras = [x for x in os.environ['EXTRAS'].split(',') if x]; print(*p['dependencies'], *[d for x in extras for d in p['optional-dependencies'][x]], sep=chr(10))" \
         > /tmp/requirements.txt \
+ && pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu "$(grep '^torch==' /tmp/requirements.txt)" \
  && pip install --no-cache-dir -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 

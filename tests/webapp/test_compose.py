@@ -183,8 +183,10 @@ def test_engine_worker_image_carries_the_engine_extra(compose):
     assert any(dep.startswith("accelerate==") for dep in optional["engine"])
     assert {"torch", "transformers"} <= {dep.split("==")[0] for dep in project["dependencies"]}
     assert ("ARG", "EXTRAS=s3") in dockerfile_instructions()
-    torch_first = [args for instruction, args in dockerfile_instructions() if instruction == "RUN" and "torch==" in args]
-    assert torch_first and "download.pytorch.org/whl/cpu" in torch_first[0]
+    # torch from the CPU index, at pyproject's pin (read from the requirements the same RUN writes), before the rest
+    install = next(args for instruction, args in dockerfile_instructions() if instruction == "RUN" and "torch==" in args)
+    cpu = install.index("--index-url https://download.pytorch.org/whl/cpu \"$(grep '^torch==' /tmp/requirements.txt)\"")
+    assert install.index("> /tmp/requirements.txt") < cpu < install.index("pip install --no-cache-dir -r /tmp/requirements.txt")
     assert compose["services"]["engine-worker"]["image"] != compose["services"]["web"]["image"]
 
 
