@@ -150,7 +150,7 @@ def held_out(corpus: Path, encoder_path: Path, per_category: bool) -> None:
     excerpts = [e for c in check for e in load_cuad_labels(corpus / "cuad_train" / f"{c.name}.labels.json")]
     names = [c.name for c in check]
     started = time.perf_counter()
-    items = read_held_out(reranked, check, corpus / "cuad_train")
+    items = read_held_out(reranked.reader, check, corpus / "cuad_train")
     predictions, _, _ = cross_validated(items, categories, reranked.blend.suppress)
     new = report(f"Held-out training contracts, from their text, feature model re-read by the encoder, the blend "
                  f"fitted out of fold ({time.perf_counter() - started:.0f} s)", predictions, excerpts, categories, names)

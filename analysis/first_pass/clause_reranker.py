@@ -100,17 +100,13 @@ def pick(hits: list[ClauseHit], per_category: int = RERANKED) -> dict[str, list[
 
 
 @dataclass
-class RerankedClauseModel:
-    """Same `find` as ClauseModel: what the first pass, the coverage check and the CLI call."""
+class PassageReader:
+    """The feature model and the encoder, before any blend: what training reads the held-out contracts with (the
+    blend is fitted on what it reads) and what RerankedClauseModel reads each document with."""
 
     finder: ClauseModel
     encoder: passage_encoder.PassageEncoder
     tokenize: object
-    blend: Blend
-
-    @property
-    def categories(self) -> list[str]:
-        return self.finder.categories
 
     def read(self, text: str, pages=(), *, found: list[Candidate] | None = None,
              parties: PartiesBlock | None = None) -> ReadPassages:
@@ -124,21 +120,43 @@ class RerankedClauseModel:
             logits = passage_encoder.logits(self.encoder, self.tokenize, pairs).numpy()
         return ReadPassages(hits, spans, logits, picked)
 
+
+@dataclass
+class RerankedClauseModel:
+    """Same `find` as ClauseModel: what the first pass, the coverage check and the CLI call."""
+
+    reader: PassageReader
+    blend: Blend
+
+    @property
+    def finder(self) -> ClauseModel:
+        return self.reader.finder
+
+    @property
+    def categories(self) -> list[str]:
+        return self.finder.categories
+
     def find(self, text: str, pages: tuple[PageSpan, ...] | list[PageSpan] = (), *, minimum: float = 0.0,
              found: list[Candidate] | None = None, parties: PartiesBlock | None = None) -> list[ClauseHit]:
-        return rescored(self.read(text, pages, found=found, parties=parties), self.categories, self.blend, minimum)
+        read = self.reader.read(text, pages, found=found, parties=parties)
+        return rescored(read, self.categories, self.blend, minimum)
 
 
 def rescored(read: ReadPassages, categories: list[str], blend: Blend, minimum: float = 0.0) -> list[ClauseHit]:
-    """The hits with their final scores: re-read passages blended and calibrated, the rest scaled by TAIL."""
-    raw = raw_scores(read, categories, blend)
-    scores = np.asarray([hit.score * TAIL for hit in read.hits], dtype=np.float64)
-    for indices in read.picked.values():
-        if indices:
-            scores[indices] = blend.calibrated(raw[indices])
+    """The hits with their final scores (final_scores), highest first within each category."""
+    scores = final_scores(read.hits, raw_scores(read, categories, blend), blend.calibrated)
     hits = [ClauseHit(h.category, h.start, h.end, h.pages, float(s)) for h, s in zip(read.hits, scores) if s >= minimum]
     hits.sort(key=lambda h: (h.category, -h.score))
     return hits
+
+
+def final_scores(hits: list[ClauseHit], raw: np.ndarray, calibrate) -> np.ndarray:
+    """Per hit: a re-read one (its raw blend score not NaN) calibrated by `calibrate`, the rest the feature model's
+    score times TAIL. The shipped blend and training's out-of-fold figure both score this way."""
+    scores = np.asarray([hit.score * TAIL for hit in hits], dtype=np.float64)
+    reread = ~np.isnan(raw)
+    scores[reread] = calibrate(raw[reread])
+    return scores
 
 
 def raw_scores(read: ReadPassages, categories: list[str], blend: Blend) -> np.ndarray:
@@ -178,7 +196,7 @@ def with_finder(finder: ClauseModel, encoder_path: Path = ENCODER_PATH) -> Reran
     if encoder.categories != finder.categories:
         raise ValueError(f"{encoder_path} and the feature model disagree on the categories; rebuild with "
                          "`make clause-model`")
-    return RerankedClauseModel(finder, encoder, passage_encoder.tokenizer(), Blend.from_tensors(extra))
+    return RerankedClauseModel(PassageReader(finder, encoder, passage_encoder.tokenizer()), Blend.from_tensors(extra))
 
 
 def load(finder_path: Path = MODEL_PATH, encoder_path: Path = ENCODER_PATH) -> RerankedClauseModel:

@@ -62,10 +62,6 @@ class Example:
     labels: np.ndarray  # bool per category
 
 
-def hits_for(finder: clause_model.ClauseModel, contract: Contract):
-    return finder.find(contract.text, found=contract.found)
-
-
 def examples(contract: Contract, hits, categories: list[str]) -> list[Example]:
     index = {(c.start, c.end): i for i, c in enumerate(contract.found)}
     chosen: set[int] = set()
@@ -156,13 +152,13 @@ class HeldOut:
         return any(matches(hit.category, excerpt, text) for excerpt in self.labelled.get(hit.category, []))
 
 
-def read_held_out(model: clause_reranker.RerankedClauseModel, contracts: list[Contract], corpus: Path) -> list[HeldOut]:
+def read_held_out(reader: clause_reranker.PassageReader, contracts: list[Contract], corpus: Path) -> list[HeldOut]:
     out = []
     for contract in contracts:
         labelled: dict[str, list[str]] = {}
         for excerpt in load_cuad_labels(corpus / f"{contract.name}.labels.json"):
             labelled.setdefault(excerpt.category, []).append(excerpt.text)
-        out.append(HeldOut(contract.name, contract.text, model.read(contract.text, found=contract.found), labelled))
+        out.append(HeldOut(contract.name, contract.text, reader.read(contract.text, found=contract.found), labelled))
     return out
 
 
@@ -214,9 +210,8 @@ def cross_validated(items: list[HeldOut], categories: list[str], suppress: bool
     x, y = isotonic_points(pooled, matched)
     predictions = []
     for item in items:
-        scores = np.asarray([h.score * clause_reranker.TAIL for h in item.read.hits])
-        reread = ~np.isnan(raw[item.name])
-        scores[reread] = clause_reranker.calibrated(raw[item.name][reread], x, y)
+        scores = clause_reranker.final_scores(item.read.hits, raw[item.name],
+                                              lambda r: clause_reranker.calibrated(r, x, y))
         predictions.extend(Prediction(item.name, h.category, item.text[h.start:h.end], float(s))
                            for h, s in zip(item.read.hits, scores))
     return predictions, pooled, matched
@@ -275,13 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.reuse_encoder:
         encoder, _ = passage_encoder.load(args.reuse_encoder)
     else:
-        rows = [row for c in learn for row in examples(c, hits_for(finder, c), categories)]
+        rows = [row for c in learn for row in examples(c, finder.find(c.text, found=c.found), categories)]
         positives = int(sum(r.labels.any() for r in rows))
         logger.info("%d contracts learn, %d held out; %d training passages (%d match an excerpt): %.0f s", len(learn),
                     len(held_out), len(rows), positives, time.perf_counter() - started)
         encoder = passage_encoder.as_saved(train_encoder(rows, categories, args.epochs))
-    model = clause_reranker.RerankedClauseModel(finder, encoder, passage_encoder.tokenizer(), None)
-    items = read_held_out(model, held_out, train_dir)
+    reader = clause_reranker.PassageReader(finder, encoder, passage_encoder.tokenizer())
+    items = read_held_out(reader, held_out, train_dir)
     blend, figures = choose_blend(items, categories)
     logger.info("chosen: weights %s, suppress %s", np.round(blend.weights, 3), blend.suppress)
     passage_encoder.save(encoder, args.out, blend.as_tensors(),
