@@ -18,7 +18,9 @@ cross-entropy), one epoch.
                                                     [--reuse-encoder PATH]
 
 Deterministic for a given machine: fixed seeds, a fixed thread count, deterministic torch kernels, and the blend
-fitted on the encoder as saved (fp16), so `--reuse-encoder` on a saved encoder gives the same file again.
+fitted on the encoder as saved (fp16), so `--reuse-encoder` on a saved encoder gives the same tensors and notes
+again. Not the same bytes: the safetensors library writes the header's notes in no fixed order, so the file's
+SHA-256 (written beside it) can differ between two runs that agree on every tensor.
 """
 
 from __future__ import annotations
