@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 FORMAT = "1"
@@ -118,10 +118,10 @@ def load(path: Path) -> tuple[PassageEncoder, dict[str, torch.Tensor]]:
 
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
-    if metadata.get("format") != FORMAT:
-        raise ValueError(f"{path} is passage-encoder format {metadata.get('format')!r}; this code reads {FORMAT}. "
-                         "Rebuild it with `make clause-model`.")
-    tensors = load_file(str(path))
+        if metadata.get("format") != FORMAT:
+            raise ValueError(f"{path} is passage-encoder format {metadata.get('format')!r}; this code reads "
+                             f"{FORMAT}. Rebuild it with `make clause-model`.")
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     model = PassageEncoder(json.loads(metadata["categories"]))
     state = {name: value.float() for name, value in tensors.items() if not name.startswith("extra.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
