@@ -8,7 +8,7 @@ started with and a test can set it for one document; each finder is loaded once 
 
 clause_reranker (torch, transformers) is imported when the encoder is first asked for, not with this module: the
 web app imports the pipeline too and never runs a first pass, and torch at import cost each web process about
-4 s and 180 MiB.
+1.3 s and 180 MiB more to start (bench/web_startup.py, bench/RESULTS.md).
 """
 
 from __future__ import annotations

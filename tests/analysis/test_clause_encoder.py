@@ -143,7 +143,7 @@ def test_training_is_deterministic():
 
 
 def test_importing_the_web_app_and_its_tasks_leaves_torch_unloaded():
-    """The web processes import the pipeline but never run a first pass: torch (about 4 s and 180 MiB each) comes
+    """The web processes import the pipeline but never run a first pass: torch (1.3 s and 180 MiB more each, bench/web_startup.py) comes
     in only when the encoder is first asked for (configured_finder)."""
     import subprocess
     import sys
