@@ -54,7 +54,8 @@ def main() -> int:
     for label, measured in runs.items():
         seconds = statistics.median(r["seconds"] for r in measured)
         rss = statistics.median(r["rss_mib"] for r in measured)
-        torch_loaded = "yes" if all(r["torch"] for r in measured) else "no" if not any(r["torch"] for r in measured) else "some"
+        loaded = [r["torch"] for r in measured]
+        torch_loaded = "yes" if all(loaded) else "some runs" if any(loaded) else "no"
         rows.append(f"| {label} | {seconds:.2f} s | x{seconds / peer:.2f} | {rss:,.0f} MiB | x{rss / peer_rss:.2f} | "
                     f"{torch_loaded} |")
     header = ("| start | median of runs | against the peer | peak RSS | against the peer | torch loaded |\n"

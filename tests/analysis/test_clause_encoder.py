@@ -143,12 +143,13 @@ def test_training_is_deterministic():
 
 
 def test_importing_the_web_app_and_its_tasks_leaves_torch_unloaded():
-    """The web processes import the pipeline but never run a first pass: torch (1.3 s and 180 MiB more each, bench/web_startup.py) comes
-    in only when the encoder is first asked for (configured_finder)."""
+    """The web processes import the pipeline but never run a first pass: torch (1.3 s and 180 MiB more each,
+    bench/web_startup.py) comes in only when the encoder is first asked for (configured_finder)."""
     import subprocess
     import sys
 
-    code = ("import os, sys, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'webapp.settings'); django.setup();"
+    code = ("import os, sys, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'webapp.settings');"
+            "django.setup();"
             "from django.urls import get_resolver; get_resolver().url_patterns;"
             "import webapp.pipeline.tasks, analysis.first_pass.pipeline;"
             "sys.exit('torch' in sys.modules)")
